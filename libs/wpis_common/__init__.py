@@ -1,0 +1,1 @@
+"""Shared plumbing for WPIS services: no domain rules live here."""

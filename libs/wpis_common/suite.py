@@ -1,0 +1,214 @@
+"""Start the whole WPIS suite as real processes on this machine (for end-to-end
+tests and benchmarks): the IDMS simulator, every service, and the gateway,
+each with its own database, on a RabbitMQ vhost of their own.
+
+``make run`` uses honcho and deploy/Procfile instead; this does the same steps
+(keys, migrations, topology, processes) with throwaway paths and free ports.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import requests
+
+from wpis_common.migrate import SERVICES_WITH_DATABASES, upgrade
+from wpis_common.signing import generate_key_pair
+from wpis_common.testing import fresh_database, wait_for
+from wpis_common.topology import all_subscriptions, declare
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SERVICES = ("applications", "identity_gateway", "permits", "contracts", "notifications", "gateway")
+RPC_SERVICES = ("applications", "identity_gateway", "permits", "contracts", "notifications")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Suite:
+    base_dir: Path
+    amqp_uri: str
+    vhost: str
+    gateway_url: str
+    idms_url: str
+    database_urls: dict[str, str]
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    def log_tail(self, name: str, lines: int = 40) -> str:
+        path = self.base_dir / "logs" / f"{name}.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+    def all_logs(self, lines: int = 30) -> str:
+        return "\n".join(f"--- {name}\n{self.log_tail(name, lines)}" for name in self.processes)
+
+
+class RabbitAdmin:
+    """The bits of the RabbitMQ management API the suite needs."""
+
+    def __init__(self, amqp_uri: str, api_uri: str | None = None):
+        parts = urlsplit(amqp_uri)
+        self.user, self.password = parts.username or "guest", parts.password or "guest"
+        self.api = (api_uri or f"http://{parts.hostname or '127.0.0.1'}:15672/api").rstrip("/")
+        self.amqp_parts = parts
+
+    def _call(self, method: str, path: str, **kwargs) -> requests.Response:
+        response = requests.request(
+            method, f"{self.api}{path}", auth=(self.user, self.password), timeout=10, **kwargs
+        )
+        response.raise_for_status()
+        return response
+
+    def create_vhost(self, vhost: str) -> str:
+        self._call("PUT", f"/vhosts/{quote(vhost, safe='')}")
+        permissions = {"configure": ".*", "write": ".*", "read": ".*"}
+        self._call("PUT", f"/permissions/{quote(vhost, safe='')}/{self.user}", json=permissions)
+        return urlunsplit(self.amqp_parts._replace(path="/" + quote(vhost, safe="")))
+
+    def delete_vhost(self, vhost: str) -> None:
+        self._call("DELETE", f"/vhosts/{quote(vhost, safe='')}")
+
+    def queues(self, vhost: str) -> list[dict]:
+        return self._call("GET", f"/queues/{quote(vhost, safe='')}").json()
+
+
+def _service_env(suite: Suite, keys_dir: Path) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.endswith("_DATABASE_URL")}
+    env.update(
+        AMQP_URI=suite.amqp_uri,
+        IDMS_URL=suite.idms_url,
+        IDENTITY_SIGNING_KEY=str(keys_dir / "identity_signing_key.pem"),
+        IDENTITY_VERIFY_KEY=str(keys_dir / "identity_signing_key.pub.pem"),
+        GATEWAY_PORT=urlsplit(suite.gateway_url).port and str(urlsplit(suite.gateway_url).port),
+        GATEWAY_ADDRESS="127.0.0.1",
+        OUTBOX_POLL_INTERVAL="0.5",
+        IDENTITY_RETRY_INTERVAL="1",
+        IDENTITY_RETRY_MAX_BACKOFF="4",
+        PYTHONUNBUFFERED="1",
+    )
+    for service, url in suite.database_urls.items():
+        env[f"{service.upper()}_DATABASE_URL"] = url
+    return env
+
+
+def _start(suite: Suite, name: str, command: list[str], env: dict[str, str]) -> None:
+    log_dir = suite.base_dir / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_file = open(log_dir / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
+    suite.processes[name] = subprocess.Popen(
+        command, cwd=REPO_ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT
+    )
+
+
+def _wait_ready(suite: Suite, admin: RabbitAdmin, timeout: float) -> None:
+    def http_ok(url: str) -> bool:
+        try:
+            return requests.get(url, timeout=1).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def consumers_ready() -> bool:
+        consumed = {q["name"] for q in admin.queues(suite.vhost) if q.get("consumers", 0) > 0}
+        wanted = {f"rpc-{name}" for name in RPC_SERVICES}
+        wanted |= {sub.queue_name for sub in all_subscriptions()}
+        return wanted <= consumed
+
+    def ready() -> bool:
+        for name, process in suite.processes.items():
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} exited with {process.returncode}:\n{suite.log_tail(name)}")
+        return http_ok(f"{suite.idms_url}/health") and http_ok(f"{suite.gateway_url}/healthz") and (
+            consumers_ready()
+        )
+
+    try:
+        wait_for(ready, timeout=timeout, interval=0.2, what="the suite to be ready")
+    except AssertionError as error:
+        raise AssertionError(f"{error}\n{suite.all_logs()}") from None
+
+
+def _stop(suite: Suite) -> None:
+    for process in suite.processes.values():
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    for process in suite.processes.values():
+        try:
+            process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
+def running_suite(
+    base_dir: Path, amqp_uri: str | None = None, ready_timeout: float = 90.0
+) -> Iterator[Suite]:
+    """Run the suite for the duration of the ``with`` block, then stop it and clean up."""
+    amqp_uri = amqp_uri or os.environ.get("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/")
+    admin = RabbitAdmin(amqp_uri, os.environ.get("RABBIT_API_URI"))
+    vhost = f"wpis_suite_{uuid.uuid4().hex[:10]}"
+    with ExitStack() as stack:
+        vhost_uri = admin.create_vhost(vhost)
+        stack.callback(admin.delete_vhost, vhost)
+        urls = {
+            name: stack.enter_context(fresh_database(base_dir, name))
+            for name in SERVICES_WITH_DATABASES
+        }
+        suite = Suite(
+            base_dir=base_dir,
+            amqp_uri=vhost_uri,
+            vhost=vhost,
+            gateway_url=f"http://127.0.0.1:{free_port()}",
+            idms_url=f"http://127.0.0.1:{free_port()}",
+            database_urls=urls,
+        )
+        for name, url in urls.items():
+            upgrade(name, url)
+        keys_dir = base_dir / "keys"
+        generate_key_pair(keys_dir)
+        declare(vhost_uri, all_subscriptions(), SERVICES)
+        env = _service_env(suite, keys_dir)
+        stack.callback(_stop, suite)
+        idms_port = str(urlsplit(suite.idms_url).port)
+        idms_db = str(base_dir / "national_idms.db")
+        _start(suite, "idms", [sys.executable, "-m", "national_idms", "--host", "127.0.0.1",
+                               "--port", idms_port, "--db", idms_db], env)  # fmt: skip
+        nameko = str(Path(sys.executable).with_name("nameko"))
+        for name in SERVICES:
+            config = str(REPO_ROOT / "services" / name / "config.yaml")
+            _start(suite, name, [nameko, "run", "--config", config, f"{name}.service"], env)
+        _wait_ready(suite, admin, ready_timeout)
+        yield suite
+
+
+def main() -> int:
+    """``python -m wpis_common.suite``: run a throwaway suite until Ctrl-C."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as base, running_suite(Path(base)) as suite:
+        print(json.dumps({"gateway": suite.gateway_url, "idms": suite.idms_url}), flush=True)
+        try:
+            signal.pause()
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

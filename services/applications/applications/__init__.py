@@ -1,0 +1,1 @@
+"""WPIS applications service."""

@@ -1,0 +1,1 @@
+"""WPIS contracts service."""

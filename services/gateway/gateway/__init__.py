@@ -1,0 +1,1 @@
+"""WPIS gateway service."""

@@ -1,0 +1,1 @@
+"""WPIS identity_gateway service."""

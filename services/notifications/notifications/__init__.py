@@ -1,0 +1,1 @@
+"""WPIS notifications service."""

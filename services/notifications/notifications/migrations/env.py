@@ -1,0 +1,6 @@
+from alembic import context
+
+from notifications.models import Base
+from wpis_common.migrate import run_env
+
+run_env(context, Base.metadata)

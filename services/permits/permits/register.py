@@ -1,0 +1,171 @@
+"""Use cases of the permit register: issue on approval, look up, verify."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from permits import domain
+from permits.models import Permit, PermitCounter, PermitStatusChange
+from permits.schemas import PermitSchema, PublicVerificationSchema
+from wpis_common.db import UnitOfWork
+from wpis_common.envelope import utc_now
+from wpis_common.errors import InvalidInput, NotFound
+from wpis_common.signing import verify as verify_signature
+
+log = logging.getLogger(__name__)
+
+
+def issue_for_approval(
+    uow: UnitOfWork, approval: dict[str, Any], public_key: Any, rules: domain.ValidityRules
+) -> Permit | None:
+    """Issue the permit an approval calls for: once per application, never
+    without a valid attestation. Returns None when it was refused."""
+    application_id = approval["application_id"]
+    existing = uow.session.scalar(select(Permit).where(Permit.application_id == application_id))
+    if existing is not None:
+        log.info("permit %s already issued for application; not issuing again", existing.number)
+        return existing
+    now = utc_now()
+    try:
+        valid_from, valid_until = _check_and_period(approval, public_key, rules, now)
+    except domain.PermitRefused as refused:
+        log.warning("permit refused for application %s: %s", application_id, refused)
+        uow.emit(
+            "permit_issuance_refused", {"application_id": application_id, "reason": str(refused)}
+        )
+        return None
+    permit = _new_permit(uow, approval, valid_from, valid_until, now)
+    uow.emit("permit_issued", issued_event(permit))
+    return permit
+
+
+def _check_and_period(
+    approval: dict[str, Any], public_key: Any, rules: domain.ValidityRules, now: datetime
+) -> tuple[date, date]:
+    attestation = approval.get("attestation") or {}
+    passport = approval["worker"]["passport"]
+    domain.check_attestation(
+        attestation.get("payload") or {},
+        verify_signature(public_key, attestation),
+        approval["application_id"],
+        passport["issuing_country"],
+        passport["number"],
+        now,
+    )
+    return domain.validity_period(
+        date.fromisoformat(approval["contract"]["start_date"]),
+        date.fromisoformat(approval["contract"]["end_date"]),
+        date.fromisoformat(passport["expiry_date"]),
+        rules,
+    )
+
+
+def _new_permit(
+    uow: UnitOfWork, approval: dict[str, Any], valid_from: date, valid_until: date, now: datetime
+) -> Permit:
+    worker, passport = approval["worker"], approval["worker"]["passport"]
+    number = domain.permit_number(now.year, _next_sequence(uow, now.year))
+    permit = Permit(
+        number=number,
+        application_id=approval["application_id"],
+        status=domain.PermitStatus.ISSUED,
+        holder={
+            "given_names": worker["given_names"],
+            "surname": worker["surname"],
+            "date_of_birth": worker["date_of_birth"],
+            "sex": worker["sex"],
+            "nationality": worker["nationality"],
+            "passport_number": passport["number"],
+            "passport_country": passport["issuing_country"],
+        },
+        employer={"tax_id": approval["employer"]["tax_id"], "name": approval["employer"]["name"]},
+        job=approval["job"],
+        contract_terms=approval["contract"],
+        valid_from=valid_from,
+        valid_until=valid_until,
+        attestation_id=approval["attestation"]["payload"]["attestation_id"],
+        verification_token=secrets.token_urlsafe(32),
+        issued_at=now,
+    )
+    uow.session.add(permit)
+    uow.session.add(
+        PermitStatusChange(
+            permit_number=number,
+            from_status=None,
+            to_status=domain.PermitStatus.ISSUED,
+            actor="permits",
+            reason="application approved",
+            at=now,
+        )
+    )
+    return permit
+
+
+def _next_sequence(uow: UnitOfWork, year: int) -> int:
+    """Take the next number for ``year`` under a row lock held until commit.
+
+    Run last in the unit of work: on SQLite the write lock is taken here.
+    """
+    session = uow.session
+    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    session.execute(
+        insert(PermitCounter).values(year=year, last_sequence=0).on_conflict_do_nothing()
+    )
+    return session.execute(
+        update(PermitCounter)
+        .where(PermitCounter.year == year)
+        .values(last_sequence=PermitCounter.last_sequence + 1)
+        .returning(PermitCounter.last_sequence)
+    ).scalar_one()
+
+
+def issued_event(permit: Permit) -> dict[str, Any]:
+    return {
+        "permit_number": permit.number,
+        "application_id": permit.application_id,
+        "status": permit.status,
+        "holder": permit.holder,
+        "employer": permit.employer,
+        "job": permit.job,
+        "contract_terms": permit.contract_terms,
+        "valid_from": permit.valid_from,
+        "valid_until": permit.valid_until,
+        "issued_at": permit.issued_at,
+    }
+
+
+def get(uow: UnitOfWork, number: str) -> dict[str, Any]:
+    number = number.strip().upper()
+    if not domain.is_well_formed_number(number):
+        raise InvalidInput({"number": ["not a valid permit number (format or check character)"]})
+    permit = uow.session.get(Permit, number)
+    if permit is None:
+        raise NotFound("no such permit", number=number)
+    return PermitSchema().dump(permit)
+
+
+def verify_public(uow: UnitOfWork, number: str, today: date) -> dict[str, Any]:
+    number = number.strip().upper()
+    answer: dict[str, Any] = {"number": number, "valid": False, "checked_at": utc_now()}
+    if not domain.is_well_formed_number(number):
+        answer["reason"] = "not a valid permit number (format or check character)"
+    elif (permit := uow.session.get(Permit, number)) is None:
+        answer["reason"] = "no permit with this number"
+    else:
+        answer.update(
+            valid=domain.is_valid_on(permit.status, permit.valid_from, permit.valid_until, today),
+            status=permit.status,
+            valid_from=permit.valid_from,
+            valid_until=permit.valid_until,
+            employer_name=permit.employer["name"],
+        )
+        if not answer["valid"]:
+            answer["reason"] = "not valid on this date"
+    return PublicVerificationSchema().dump(answer)
