@@ -2,7 +2,8 @@
 
 import warnings
 
-warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")  # ADR-002 in docs/decisions.md
+# eventlet is in maintenance mode; we know (ADR-002 in docs/decisions.md).
+warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
 
 import eventlet  # noqa: E402
 

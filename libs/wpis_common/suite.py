@@ -17,7 +17,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -131,9 +131,13 @@ def _wait_ready(suite: Suite, admin: RabbitAdmin, timeout: float) -> None:
     def ready() -> bool:
         for name, process in suite.processes.items():
             if process.poll() is not None:
-                raise RuntimeError(f"{name} exited with {process.returncode}:\n{suite.log_tail(name)}")
-        return http_ok(f"{suite.idms_url}/health") and http_ok(f"{suite.gateway_url}/healthz") and (
-            consumers_ready()
+                raise RuntimeError(
+                    f"{name} exited with {process.returncode}:\n{suite.log_tail(name)}"
+                )
+        return (
+            http_ok(f"{suite.idms_url}/health")
+            and http_ok(f"{suite.gateway_url}/healthz")
+            and (consumers_ready())
         )
 
     try:
@@ -203,10 +207,8 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as base, running_suite(Path(base)) as suite:
         print(json.dumps({"gateway": suite.gateway_url, "idms": suite.idms_url}), flush=True)
-        try:
+        with suppress(KeyboardInterrupt):
             signal.pause()
-        except KeyboardInterrupt:
-            pass
     return 0
 
 

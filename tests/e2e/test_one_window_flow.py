@@ -23,7 +23,11 @@ AGENCY_QUEUE = "agency.police.permit-events"
 def ravi_kumar(start: date | None = None) -> dict:
     start = start or date.today() + timedelta(days=45)
     return {
-        "employer": {"tax_id": "02563412", "name": "Ararat Build LLC", "email": "hr@ararat.example"},
+        "employer": {
+            "tax_id": "02563412",
+            "name": "Ararat Build LLC",
+            "email": "hr@ararat.example",
+        },
         "worker": {
             "given_names": "Ravi",
             "surname": "Kumar",
@@ -31,7 +35,11 @@ def ravi_kumar(start: date | None = None) -> dict:
             "sex": "M",
             "nationality": "IND",
             "email": "ravi@example.org",
-            "passport": {"number": "Z1234567", "issuing_country": "IND", "expiry_date": "2031-01-01"},
+            "passport": {
+                "number": "Z1234567",
+                "issuing_country": "IND",
+                "expiry_date": "2031-01-01",
+            },
         },
         "job": {
             "title": "Welder",
@@ -40,7 +48,10 @@ def ravi_kumar(start: date | None = None) -> dict:
             "monthly_salary": 450000,
             "currency": "AMD",
         },
-        "contract": {"start_date": start.isoformat(), "end_date": (start + timedelta(days=300)).isoformat()},
+        "contract": {
+            "start_date": start.isoformat(),
+            "end_date": (start + timedelta(days=300)).isoformat(),
+        },
     }
 
 
@@ -89,6 +100,11 @@ def wait_for_status(suite: Suite, application_id: str, *statuses: str) -> dict:
         return case if case["status"] in statuses else None
 
     return wait_for(reached, timeout=30, what=f"application to reach {statuses}")
+
+
+def decide(suite: Suite, application_id: str, decision: str) -> requests.Response:
+    url = api(suite, f"/applications/{application_id}/decision")
+    return requests.post(url, json={"decision": decision}, timeout=10)
 
 
 def submit(suite: Suite, payload: dict) -> dict:
@@ -143,7 +159,9 @@ def test_application_becomes_permit_and_contract_and_agency_is_told(suite: Suite
     notices = wait_for(
         lambda: [
             n
-            for n in requests.get(api(suite, f"/applications/{created['id']}/notifications"), timeout=10).json()
+            for n in requests.get(
+                api(suite, f"/applications/{created['id']}/notifications"), timeout=10
+            ).json()
             if n["template"] == "permit_issued"
         ],
         what="permit notices",
@@ -155,7 +173,9 @@ def test_public_verification_reveals_validity_and_employer_only(suite: Suite):
     created = submit(suite, ravi_kumar(start=date.today()))
     wait_for_status(suite, created["id"], "in_review")
     requests.post(
-        api(suite, f"/applications/{created['id']}/decision"), json={"decision": "approve"}, timeout=10
+        api(suite, f"/applications/{created['id']}/decision"),
+        json={"decision": "approve"},
+        timeout=10,
     )
     number = wait_for_status(suite, created["id"], "permit_issued")["permit_number"]
 
@@ -177,7 +197,9 @@ def test_unknown_passport_is_refused_with_the_identity_reason(suite: Suite):
     assert "not_found" in refused["decision_reason"]
 
     approve = requests.post(
-        api(suite, f"/applications/{created['id']}/decision"), json={"decision": "approve"}, timeout=10
+        api(suite, f"/applications/{created['id']}/decision"),
+        json={"decision": "approve"},
+        timeout=10,
     )
     assert approve.status_code == 409
     assert approve.json()["status"] == "rejected"

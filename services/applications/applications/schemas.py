@@ -16,7 +16,7 @@ ARMENIA_REGIONS = (
 def not_blank(max_length: int) -> validate.Validator:
     return validate.And(
         validate.Length(min=1, max=max_length),
-        validate.Regexp(r"\S", error="must not be blank"),
+        validate.Regexp(r"^\s*\S", error="must not be blank"),
     )
 
 

@@ -23,6 +23,7 @@ from applications.domain import (
 )
 
 S, A = Status, Action
+IDENTITY_ACTIONS = ["identity_verified", "identity_rejected", "identity_deferred"]
 
 # -- transitions ----------------------------------------------------------------
 
@@ -74,7 +75,7 @@ def test_undeclared_transition_is_refused_with_the_allowed_list(status, action):
 @pytest.mark.parametrize(
     ("status", "action", "allowed"),
     [
-        (S.IDENTITY_CHECK_PENDING, A.APPROVE, ["identity_verified", "identity_rejected", "identity_deferred"]),
+        (S.IDENTITY_CHECK_PENDING, A.APPROVE, IDENTITY_ACTIONS),
         (S.IN_REVIEW, A.PERMIT_ISSUED, ["approve", "reject"]),
         (S.APPROVED, A.REJECT, ["permit_issued"]),
     ],
@@ -101,7 +102,7 @@ def test_terminal_states_are_rejected_and_permit_issued():
     ("status", "actor", "expected"),
     [
         (S.IDENTITY_CHECK_PENDING, Actor.OFFICER, []),
-        (S.IDENTITY_CHECK_PENDING, Actor.SYSTEM, ["identity_verified", "identity_rejected", "identity_deferred"]),
+        (S.IDENTITY_CHECK_PENDING, Actor.SYSTEM, IDENTITY_ACTIONS),
         (S.IN_REVIEW, Actor.OFFICER, ["approve", "reject"]),
         (S.IN_REVIEW, Actor.SYSTEM, []),
         (S.APPROVED, Actor.OFFICER, []),
@@ -187,7 +188,11 @@ def test_contract_start_must_not_be_in_the_past(start, in_past):
 
 def test_all_date_errors_are_reported_together():
     errors = submission_date_errors(date(2015, 1, 1), date(2020, 1, 1), date(2026, 1, 1), TODAY)
-    assert set(errors) == {"worker.date_of_birth", "worker.passport.expiry_date", "contract.start_date"}
+    assert set(errors) == {
+        "worker.date_of_birth",
+        "worker.passport.expiry_date",
+        "contract.start_date",
+    }
 
 
 # -- stateful: random walks through the workflow ----------------------------------------

@@ -132,11 +132,6 @@ def test_empty_object_lists_every_missing_section():
     }
 
 
-@pytest.mark.xfail(
-    reason="not_blank uses validate.Regexp(r'\\S'), which is re.match: a value with a "
-    "leading space is refused as 'must not be blank'",
-    strict=True,
-)
 def test_name_with_leading_space_is_not_called_blank():
     load_payload(SubmitApplicationSchema(), with_change("worker.given_names", " Ravi"))
 

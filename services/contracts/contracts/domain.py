@@ -1,8 +1,9 @@
 """Contract rules. Pure: no I/O.
 
 A contract registered with a permit runs from the contract's start to its
-end; its registration is refused if the terms fall outside the permit's
-validity (the employer may not employ the worker beyond it).
+end. Its registration is refused if it starts outside the permit's validity;
+a contract that runs past the permit is registered only until the permit
+ends (the employer may not employ the worker beyond it).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ def check_terms_within_permit(
         raise ContractRefused("the contract must end after it starts")
     if start < permit_valid_from:
         raise ContractRefused("the contract starts before the permit is valid")
+    if start > permit_valid_until:
+        raise ContractRefused("the contract starts after the permit ends")
 
 
 def registered_until(end: date, permit_valid_until: date) -> date:

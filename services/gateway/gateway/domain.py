@@ -15,9 +15,10 @@ def error_from_remote(exc_type: str | None, value: str | None) -> tuple[int, dic
     if status is None:
         return 502, {"error": "upstream_error", "message": "a service failed to answer"}
     try:
-        details = json.loads(value or "{}")
+        parsed = json.loads(value or "{}")
     except ValueError:
-        details = {"message": value}
+        parsed = None
+    details = parsed if isinstance(parsed, dict) else {"message": value}
     body: dict[str, Any] = {"error": _slug(exc_type or "error"), **details}
     return status, body
 

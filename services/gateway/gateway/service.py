@@ -15,7 +15,7 @@ from typing import Any
 import eventlet
 from kombu import Connection
 from nameko import config
-from nameko.exceptions import RemoteError
+from nameko.exceptions import RemoteError, UnknownService
 from nameko.rpc import ServiceRpc
 from nameko.web.handlers import http
 from werkzeug.wrappers import Request, Response
@@ -112,6 +112,10 @@ class GatewayService:
             if status == 502:
                 log.error("upstream error: %s", error.exc_type)
             return json_response(status, body)
+        except UnknownService as error:
+            log.error("service not running: %s", error)
+            body = {"error": "service_unavailable", "message": "a service is not running; retry"}
+            return json_response(503, body)
         except eventlet.Timeout:
             log.error("upstream timeout after %.1fs", timeout)
             return json_response(504, {"error": "timeout", "message": "a service did not answer"})

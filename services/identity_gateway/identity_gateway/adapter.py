@@ -99,7 +99,9 @@ def auth_request(transaction_id: str, query: IdentityQuery) -> dict[str, Any]:
     }
 
 
-def parse_auth_response(body: dict[str, Any]) -> IdmsAnswer:
+def parse_auth_response(body: Any) -> IdmsAnswer:
+    if not isinstance(body, dict):
+        raise TypeError("the IDMS answer is not a JSON object")
     response = body.get("response") or {}
     errors = tuple(
         IdmsError(

@@ -1,6 +1,6 @@
 """Permit rules: numbering, validity, and what makes an attestation acceptable.
 
-Pure: no I/O. Numbers look like ``WP-2027-000042-K``: the year, a gap-free
+Pure: no I/O. Numbers look like ``WP-2027-000042-G``: the year, a gap-free
 sequence for that year, and an ISO 7064 Mod 37,36 check character so a
 mistyped number is caught before any lookup.
 """
@@ -24,7 +24,12 @@ class PermitStatus(StrEnum):
     ISSUED = "issued"
 
 
+MAX_SEQUENCE = 999_999
+
+
 def permit_number(year: int, sequence: int) -> str:
+    if not 1 <= sequence <= MAX_SEQUENCE:
+        raise ValueError(f"permit sequence {sequence} is outside 1..{MAX_SEQUENCE}")
     body = f"WP{year:04d}{sequence:06d}"
     return f"WP-{year:04d}-{sequence:06d}-{mod_37_36.calc_check_digit(body)}"
 
@@ -48,13 +53,22 @@ def add_months(start: date, months: int) -> date:
     return date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
 
 
+def legal_maximum_end(start: date, months: int) -> date:
+    """The day before the same date ``months`` on; when that date does not exist
+    (31 Jan + 1 month), the last day of the shorter month."""
+    same_date_later = add_months(start, months)
+    if same_date_later.day < start.day:  # clipped to the month's last day
+        return same_date_later
+    return same_date_later - timedelta(days=1)
+
+
 def validity_period(
     contract_start: date, contract_end: date, passport_expiry: date, rules: ValidityRules
 ) -> tuple[date, date]:
     """From the contract start to the earliest of: contract end, the legal
     maximum, and the passport expiry less the margin."""
 
-    legal_end = add_months(contract_start, rules.max_months) - timedelta(days=1)
+    legal_end = legal_maximum_end(contract_start, rules.max_months)
     passport_end = passport_expiry - timedelta(days=rules.passport_margin_days)
     valid_until = min(contract_end, legal_end, passport_end)
     if valid_until < contract_start:
@@ -88,6 +102,8 @@ def check_attestation(
         expires_at = datetime.fromisoformat(payload["expires_at"])
     except (KeyError, TypeError, ValueError):
         raise PermitRefused("the identity attestation has no valid expiry") from None
+    if expires_at.tzinfo is None:
+        raise PermitRefused("the identity attestation has no valid expiry")
     if expires_at <= now:
         raise PermitRefused("the identity attestation has expired")
 
