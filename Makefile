@@ -1,0 +1,54 @@
+# WPIS developer commands (GNU make). `make` alone lists them.
+# Quick start:  make run   (everything on this machine)
+#               make test  (lint + tests)
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+BIN := $(VENV)/bin
+PYTEST_ARGS ?=
+BENCH_ARGS ?=
+
+.PHONY: help setup run test test-pg lint fmt migrate bench clean distclean
+
+help: ## list the targets
+	@echo "WPIS make targets:"
+	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | \
+		awk 'BEGIN {FS = ":.*## "}; {printf "  %-10s %s\n", $$1, $$2}'
+	@echo "Variables: PYTEST_ARGS='...' (make test), BENCH_ARGS='...' (make bench)"
+
+setup: ## create/update .venv (fast when nothing changed)
+	@bash scripts/bootstrap.sh
+
+run: setup ## start RabbitMQ (if needed), migrate, run every service; Ctrl-C stops
+	@bash scripts/run.sh
+
+test: setup ## ruff + pytest (SQLite); extra pytest args via PYTEST_ARGS
+	@bash scripts/test.sh $(PYTEST_ARGS)
+
+test-pg: ## the same tests against PostgreSQL
+	@WPIS_TEST_DB=postgresql $(MAKE) --no-print-directory test
+
+lint: setup ## ruff check + format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+fmt: setup ## ruff format + ruff check --fix
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+migrate: setup ## run every service's migrations to head
+	@mkdir -p var
+	$(BIN)/wpis-migrate all
+
+bench: setup ## run bench/flow.py (BENCH_ARGS passes arguments)
+	@if [ -f bench/flow.py ]; then $(BIN)/python bench/flow.py $(BENCH_ARGS); \
+	else echo "bench: bench/flow.py does not exist yet"; fi
+
+clean: ## remove var/ (databases, keys) and caches; keeps .venv
+	rm -rf var .pytest_cache .ruff_cache .hypothesis build dist
+	find . \( -path ./$(VENV) -o -path ./.git \) -prune -o \( -name __pycache__ -o -name '*.egg-info' \) -type d -prune -exec rm -rf {} +
+
+distclean: clean ## clean, and remove .venv too
+	rm -rf $(VENV)
