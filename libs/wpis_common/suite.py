@@ -193,10 +193,8 @@ def running_suite(
         idms_db = str(base_dir / "national_idms.db")
         _start(suite, "idms", [sys.executable, "-m", "national_idms", "--host", "127.0.0.1",
                                "--port", idms_port, "--db", idms_db], env)  # fmt: skip
-        nameko = str(Path(sys.executable).with_name("nameko"))
         for name in SERVICES:
-            config = str(REPO_ROOT / "services" / name / "config.yaml")
-            _start(suite, name, [nameko, "run", "--config", config, f"{name}.service"], env)
+            _start(suite, name, [sys.executable, "-m", "wpis_common.runner", name], env)
         _wait_ready(suite, admin, ready_timeout)
         yield suite
 

@@ -110,3 +110,12 @@ def check_attestation(
 
 def is_valid_on(status: str, valid_from: date, valid_until: date, day: date) -> bool:
     return status == PermitStatus.ISSUED and valid_from <= day <= valid_until
+
+
+def invalidity_reason(status: str, valid_from: date, valid_until: date, day: date) -> str:
+    """Why a permit is not valid on ``day`` (for the public check)."""
+    if status != PermitStatus.ISSUED:
+        return f"the permit is {status}"
+    if day < valid_from:
+        return f"not yet valid: valid from {valid_from.isoformat()}"
+    return f"expired on {valid_until.isoformat()}"

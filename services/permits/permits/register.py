@@ -167,5 +167,7 @@ def verify_public(uow: UnitOfWork, number: str, today: date) -> dict[str, Any]:
             employer_name=permit.employer["name"],
         )
         if not answer["valid"]:
-            answer["reason"] = "not valid on this date"
+            answer["reason"] = domain.invalidity_reason(
+                permit.status, permit.valid_from, permit.valid_until, today
+            )
     return PublicVerificationSchema().dump(answer)
