@@ -31,9 +31,23 @@ def create_db_engine(url: str, pool_size: int = 15) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url, parsed.database)
     if parsed.drivername == "postgresql":
-        # psycopg 3 waits on sockets through Python, so it yields to eventlet.
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    if parsed.get_backend_name() == "postgresql":
+        _make_psycopg_cooperative()
     return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+def _make_psycopg_cooperative() -> None:
+    """Make psycopg 3 wait on its socket through Python's (green) ``select``.
+
+    With psycopg_binary installed psycopg picks ``wait_c``, which polls in C and
+    blocks the whole eventlet hub (psycopg only detects gevent's patching).
+    """
+    import psycopg.waiting
+    from eventlet import patcher
+
+    if patcher.is_monkey_patched("select"):
+        psycopg.waiting.wait = psycopg.waiting.wait_select
 
 
 def _sqlite_engine(url: str, database: str | None) -> Engine:

@@ -12,10 +12,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 
 class EnvelopeSchema(Schema):
+    class Meta:
+        # Forward compatible: a consumer ignores envelope fields added later.
+        unknown = EXCLUDE
+
     event_id = fields.UUID(required=True)
     event_type = fields.String(required=True, validate=validate.Length(min=1, max=100))
     schema_version = fields.Integer(required=True, validate=validate.Range(min=1))

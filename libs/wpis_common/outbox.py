@@ -19,7 +19,9 @@ from typing import Any
 from kombu import Exchange
 from nameko.amqp.publish import Publisher
 from nameko.constants import PERSISTENT
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from wpis_common.envelope import Envelope, utc_now
@@ -117,15 +119,23 @@ class OutboxRelay:
 
     def assign_sequences(self) -> int:
         outbox, counter = self._tables.outbox, self._tables.outbox_sequence
+        lock_counter = (
+            select(counter.c.last_sequence)
+            .where(counter.c.producer == self.producer)
+            .with_for_update()
+        )
         with self._session_factory() as session, session.begin():
-            last = session.execute(
-                select(counter.c.last_sequence)
-                .where(counter.c.producer == self.producer)
-                .with_for_update()
-            ).scalar_one_or_none()
+            last = session.execute(lock_counter).scalar_one_or_none()
             if last is None:
-                last = 0
-                session.execute(insert(counter).values(producer=self.producer, last_sequence=0))
+                # Another relay may be creating the same row right now: let it win.
+                dialect = session.get_bind().dialect.name
+                insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+                session.execute(
+                    insert(counter)
+                    .values(producer=self.producer, last_sequence=0)
+                    .on_conflict_do_nothing(index_elements=[counter.c.producer])
+                )
+                last = session.execute(lock_counter).scalar_one()
             ids = (
                 session.execute(
                     select(outbox.c.id)

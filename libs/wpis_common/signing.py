@@ -85,15 +85,20 @@ def generate_key_pair(directory: str | Path) -> tuple[Path, Path, bool]:
     if private_path.exists() and public_path.exists():
         return private_path, public_path, False
     directory.mkdir(parents=True, exist_ok=True)
-    private_key = Ed25519PrivateKey.generate()
-    private_pem = private_key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as private_file:
-        private_file.write(private_pem)
+    if private_path.exists():
+        # Keep the key that signed the attestations in circulation; re-derive its public half.
+        private_key = load_private_key(private_path)
+        os.chmod(private_path, 0o600)
+    else:
+        private_key = Ed25519PrivateKey.generate()
+        private_pem = private_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as private_file:
+            private_file.write(private_pem)
     public_path.write_bytes(
         private_key.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo

@@ -23,14 +23,14 @@ DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 T = TypeVar("T")
 
 
-def test_db_backend() -> str:
+def db_backend() -> str:
     return os.environ.get("WPIS_TEST_DB", "sqlite")
 
 
 @contextmanager
 def fresh_database(directory: Path, name: str) -> Iterator[str]:
     """A new, empty database for one test; yields its URL."""
-    if test_db_backend() != "postgresql":
+    if db_backend() != "postgresql":
         yield f"sqlite:///{directory / (name + '.db')}"
         return
     server_url = make_url(os.environ.get("WPIS_TEST_PG_URL", DEFAULT_PG_URL))
