@@ -49,6 +49,28 @@ class Suite:
     idms_url: str
     database_urls: dict[str, str]
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    commands: dict[str, list[str]] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+    admin: RabbitAdmin | None = None
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        """Every process up, healthy, and consuming its queues."""
+        assert self.admin is not None
+        _wait_ready(self, self.admin, timeout)
+
+    def stop(self, name: str, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int:
+        """Stop one process (SIGTERM: graceful; SIGKILL: a crash); returns its exit code."""
+        process = self.processes[name]
+        if process.poll() is None:
+            process.send_signal(sig)
+            process.wait(timeout=timeout)
+        return process.returncode
+
+    def start(self, name: str) -> None:
+        """Start a stopped process again with the same command and environment."""
+        if self.processes[name].poll() is None:
+            raise RuntimeError(f"{name} is still running")
+        _start(self, name, self.commands[name], self.env)
 
     def log_tail(self, name: str, lines: int = 40) -> str:
         path = self.base_dir / "logs" / f"{name}.log"
@@ -109,7 +131,8 @@ def _service_env(suite: Suite, keys_dir: Path) -> dict[str, str]:
 def _start(suite: Suite, name: str, command: list[str], env: dict[str, str]) -> None:
     log_dir = suite.base_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    log_file = open(log_dir / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
+    log_file = open(log_dir / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
+    suite.commands[name] = command
     suite.processes[name] = subprocess.Popen(
         command, cwd=REPO_ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT
     )
@@ -181,13 +204,14 @@ def running_suite(
             gateway_url=f"http://127.0.0.1:{free_port()}",
             idms_url=f"http://127.0.0.1:{free_port()}",
             database_urls=urls,
+            admin=admin,
         )
         for name, url in urls.items():
             upgrade(name, url)
         keys_dir = base_dir / "keys"
         generate_key_pair(keys_dir)
         declare(vhost_uri, all_subscriptions(), SERVICES)
-        env = _service_env(suite, keys_dir)
+        env = suite.env = _service_env(suite, keys_dir)
         stack.callback(_stop, suite)
         idms_port = str(urlsplit(suite.idms_url).port)
         idms_db = str(base_dir / "national_idms.db")
@@ -195,7 +219,7 @@ def running_suite(
                                "--port", idms_port, "--db", idms_db], env)  # fmt: skip
         for name in SERVICES:
             _start(suite, name, [sys.executable, "-m", "wpis_common.runner", name], env)
-        _wait_ready(suite, admin, ready_timeout)
+        suite.wait_ready(ready_timeout)
         yield suite
 
 
