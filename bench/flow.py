@@ -1,0 +1,265 @@
+"""The whole one-window flow under load, against a bare Nameko baseline.
+
+Starts the suite as real processes (as `make run` does, on a throwaway
+RabbitMQ vhost and databases), then drives N complete flows over the HTTP API
+with C concurrent clients: register the person in the IDMS simulator, submit,
+wait for the identity verification, approve, wait for the permit and the
+contract, and for the permit notice. Then does the same with the baseline
+chain (bench/baseline/chain.py: same hops, no logic) and prints the ratio.
+
+    python bench/flow.py --n 300 --c 8 [--db sqlite|postgresql] [--no-baseline]
+    make bench BENCH_ARGS="--n 300 --c 8"
+
+The last line is machine-readable:
+flows_per_s=<x> baseline_per_s=<y> ratio=<x/y> p99_ms=<z>
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import string
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from benchlib import percentile, sample_process, summary_ms
+
+POLL_INTERVAL = 0.01
+FLOW_TIMEOUT = 60.0
+
+
+@dataclass
+class FlowTimes:
+    submitted: float = 0.0
+    verified: float = 0.0
+    approved: float = 0.0
+    issued: float = 0.0
+    notified: float = 0.0
+
+
+@dataclass
+class Run:
+    label: str
+    flows: list[FlowTimes] = field(default_factory=list)
+    wall_seconds: float = 0.0
+    cpu_per_flow: dict[str, float] = field(default_factory=dict)
+    peak_rss_mib: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def per_second(self) -> float:
+        return len(self.flows) / self.wall_seconds if self.wall_seconds else 0.0
+
+    def stage(self, start: str, end: str) -> list[float]:
+        return [getattr(f, end) - getattr(f, start) for f in self.flows]
+
+
+def poll(check: Callable[[], bool], what: str) -> float:
+    deadline = time.monotonic() + FLOW_TIMEOUT
+    while time.monotonic() < deadline:
+        if check():
+            return time.monotonic()
+        time.sleep(POLL_INTERVAL)
+    raise TimeoutError(f"flow stuck waiting for {what}")
+
+
+def random_passport() -> str:
+    return "B" + "".join(random.choices(string.digits, k=8))
+
+
+def person(passport: str) -> dict:
+    return {
+        "given_names": "Arjun",
+        "surname": "Mehta",
+        "date_of_birth": "1991-06-01",
+        "sex": "M",
+        "nationality": "IND",
+        "documents": [
+            {
+                "type": "passport",
+                "number": passport,
+                "issuing_country": "IND",
+                "expiry_date": "2033-01-01",
+                "status": "valid",
+            }
+        ],
+        "entry_ban": False,
+    }
+
+
+def application(passport: str) -> dict:
+    start = date.today() + timedelta(days=30)
+    return {
+        "employer": {"tax_id": "02563412", "name": "Ararat Build LLC", "email": "hr@a.example"},
+        "worker": {
+            "given_names": "Arjun",
+            "surname": "Mehta",
+            "date_of_birth": "1991-06-01",
+            "sex": "M",
+            "nationality": "IND",
+            "email": "arjun@example.org",
+            "passport": {"number": passport, "issuing_country": "IND", "expiry_date": "2033-01-01"},
+        },
+        "job": {
+            "title": "Welder",
+            "isco_code": "7212",
+            "region": "AM-ER",
+            "monthly_salary": 450000,
+            "currency": "AMD",
+        },
+        "contract": {
+            "start_date": start.isoformat(),
+            "end_date": (start + timedelta(days=300)).isoformat(),
+        },
+    }
+
+
+def wpis_flow(session: requests.Session, gateway: str, idms: str) -> FlowTimes:
+    api = f"{gateway}/api/v1"
+    passport = random_passport()
+    session.post(f"{idms}/admin/persons", json=person(passport), timeout=10).raise_for_status()
+    times = FlowTimes(submitted=time.monotonic())
+    response = session.post(f"{api}/applications", json=application(passport), timeout=10)
+    response.raise_for_status()
+    case_url = f"{api}/applications/{response.json()['id']}"
+
+    def status() -> dict:
+        return session.get(case_url, timeout=10).json()
+
+    times.verified = poll(lambda: status()["status"] == "in_review", "identity check")
+    session.post(f"{case_url}/decision", json={"decision": "approve"}, timeout=10)
+    times.approved = time.monotonic()
+    times.issued = poll(lambda: bool(status()["contract_id"]), "permit and contract")
+
+    def notified() -> bool:
+        notices = session.get(f"{case_url}/notifications", timeout=10).json()
+        return any(notice["template"] == "permit_issued" for notice in notices)
+
+    times.notified = poll(notified, "permit notice")
+    return times
+
+
+def baseline_flow(session: requests.Session, gateway: str, idms: str) -> FlowTimes:
+    session.get(f"{idms}/health", timeout=10).raise_for_status()  # the person's registration
+    times = FlowTimes(submitted=time.monotonic())
+    response = session.post(f"{gateway}/submit", json=application(random_passport()), timeout=10)
+    case_id = response.json()["id"]
+
+    def status() -> str:
+        return session.get(f"{gateway}/case/{case_id}", timeout=10).json()["status"]
+
+    times.verified = poll(lambda: status() == "in_review", "baseline identity")
+    session.post(f"{gateway}/decide/{case_id}", timeout=10)
+    times.approved = time.monotonic()
+    times.issued = poll(lambda: status() == "registered", "baseline permit and contract")
+    times.notified = poll(
+        lambda: len(session.get(f"{gateway}/notices/{case_id}", timeout=10).json()) == 2,
+        "baseline notice",
+    )
+    return times
+
+
+def drive(
+    label: str,
+    flow: Callable[[requests.Session, str, str], FlowTimes],
+    gateway: str,
+    idms: str,
+    pids: dict[str, int],
+    n: int,
+    c: int,
+) -> Run:
+    sessions = [requests.Session() for _ in range(c)]
+    run = Run(label)
+    before = {name: sample_process(pid) for name, pid in pids.items()}
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=c) as pool:
+        futures = [pool.submit(flow, sessions[i % c], gateway, idms) for i in range(n)]
+        run.flows = [future.result() for future in futures]
+    run.wall_seconds = time.monotonic() - started
+    for name, pid in pids.items():
+        after = sample_process(pid)
+        run.cpu_per_flow[name] = (after.cpu_seconds - before[name].cpu_seconds) / n
+        run.peak_rss_mib[name] = after.peak_rss_mib
+    return run
+
+
+def report(run: Run) -> None:
+    print(f"\n== {run.label}: {len(run.flows)} flows in {run.wall_seconds:.1f}s "
+          f"= {run.per_second:.1f} flows/s")  # fmt: skip
+    print(f"  submit -> permit+contract  {summary_ms(run.stage('submitted', 'issued'))}")
+    print(f"  identity check             {summary_ms(run.stage('submitted', 'verified'))}")
+    print(f"  decision call              {summary_ms(run.stage('verified', 'approved'))}")
+    print(f"  approval -> contract       {summary_ms(run.stage('approved', 'issued'))}")
+    print(f"  contract -> notice seen    {summary_ms(run.stage('issued', 'notified'))}")
+    total_cpu = sum(run.cpu_per_flow.values())
+    print(f"  CPU per flow: {total_cpu * 1000:.1f} ms in all")
+    for name in sorted(run.cpu_per_flow):
+        print(f"    {name:<18} cpu/flow={run.cpu_per_flow[name] * 1000:6.1f} ms  "
+              f"peak_rss={run.peak_rss_mib[name]:6.1f} MiB")  # fmt: skip
+
+
+def measure_wpis(args: argparse.Namespace) -> Run:
+    from wpis_common.suite import running_suite
+
+    with tempfile.TemporaryDirectory() as base, running_suite(Path(base)) as suite:
+        pids = {name: process.pid for name, process in suite.processes.items()}
+        warm = max(2, args.c)
+        drive("warm-up", wpis_flow, suite.gateway_url, suite.idms_url, pids, warm, args.c)
+        return drive("WPIS", wpis_flow, suite.gateway_url, suite.idms_url, pids, args.n, args.c)
+
+
+def measure_baseline(args: argparse.Namespace) -> Run:
+    from baseline.runner import running_baseline
+
+    with tempfile.TemporaryDirectory() as base, running_baseline(Path(base)) as chain:
+        warm = max(2, args.c)
+        drive("warm-up", baseline_flow, chain.gateway_url, chain.idms_url, chain.pids, warm, args.c)
+        return drive(
+            "baseline", baseline_flow, chain.gateway_url, chain.idms_url, chain.pids, args.n, args.c
+        )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=200, help="complete flows to drive")
+    parser.add_argument("--c", type=int, default=8, help="concurrent clients")
+    parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--smoke", action="store_true", help="tiny run (CI): --n 4 --c 2")
+    args = parser.parse_args()
+    if args.smoke:
+        args.n, args.c = 4, 2
+    os.environ["WPIS_TEST_DB"] = args.db
+    print(f"bench/flow.py: n={args.n} c={args.c} db={args.db}")
+    wpis = measure_wpis(args)
+    report(wpis)
+    baseline_per_s = 0.0
+    if not args.no_baseline:
+        baseline = measure_baseline(args)
+        report(baseline)
+        baseline_per_s = baseline.per_second
+        cpu_ratio = sum(wpis.cpu_per_flow.values()) / max(sum(baseline.cpu_per_flow.values()), 1e-9)
+        throughput_ratio = wpis.per_second / max(baseline_per_s, 1e-9)
+        print(
+            f"\nratio real/baseline: throughput {throughput_ratio:.2f}, "
+            f"CPU per flow {cpu_ratio:.2f}"
+        )
+    p99 = percentile([s * 1000 for s in wpis.stage("submitted", "issued")], 99)
+    ratio = wpis.per_second / baseline_per_s if baseline_per_s else 0.0
+    print(f"flows_per_s={wpis.per_second:.1f} baseline_per_s={baseline_per_s:.1f} "
+          f"ratio={ratio:.2f} p99_ms={p99:.0f}")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
