@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: help setup run test test-pg lint fmt migrate bench clean distclean
+.PHONY: help setup run test test-pg lint fmt migrate bench clean distclean events-docs
 
 help: ## list the targets
 	@echo "WPIS make targets:"
@@ -42,9 +42,16 @@ migrate: setup ## run every service's migrations to head
 	@mkdir -p var
 	$(BIN)/wpis-migrate all
 
+.PHONY: keys
+keys: setup ## a development attestation key pair in var/keys (kept if it exists; see docs/identity.md)
+	$(BIN)/wpis-keygen var/keys
+
 bench: setup ## run bench/flow.py (BENCH_ARGS passes arguments)
 	@if [ -f bench/flow.py ]; then $(BIN)/python bench/flow.py $(BENCH_ARGS); \
 	else echo "bench: bench/flow.py does not exist yet"; fi
+
+events-docs: setup ## regenerate docs/events/ (JSON Schemas, AsyncAPI) from the event schemas
+	$(BIN)/python scripts/gen_event_docs.py
 
 clean: ## remove var/ (databases, keys) and caches; keeps .venv
 	rm -rf var .pytest_cache .ruff_cache .hypothesis build dist

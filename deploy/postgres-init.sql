@@ -11,3 +11,4 @@ CREATE DATABASE permits OWNER wpis;
 CREATE DATABASE contracts OWNER wpis;
 CREATE DATABASE notifications OWNER wpis;
 CREATE DATABASE gateway OWNER wpis;
+CREATE DATABASE statistics OWNER wpis;

@@ -31,6 +31,16 @@ say "ruff check ."
 .venv/bin/ruff check . || die "ruff check failed (try 'make fmt')"
 say "ruff format --check ."
 .venv/bin/ruff format --check . || die "ruff format --check failed: run 'make fmt'"
+say "deploy files: kustomize render + Kubernetes schemas, compose spec (scripts/check_deploy.py)"
+.venv/bin/python scripts/check_deploy.py || die "deploy/ does not validate (see above)"
+
+# The statistics page's browser test drives Debian's Chromium (never a downloaded
+# browser); as root on Debian, install it if missing. Without it that test skips.
+if [[ ! -x /usr/bin/chromium && $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    say "installing Debian's chromium for the browser test (apt-get)"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
+        >/dev/null 2>&1 || say "WARNING: chromium could not be installed; the browser test will skip"
+fi
 
 say "pytest $*"
 rc=0

@@ -16,7 +16,15 @@ from wpis_common.db import create_db_engine
 from wpis_common.migrate import SERVICES_WITH_DATABASES, alembic_config, upgrade
 from wpis_common.testing import fresh_database
 
-PACKAGES = ["applications", "identity_gateway", "permits", "contracts", "notifications", "gateway"]
+PACKAGES = [
+    "applications",
+    "identity_gateway",
+    "permits",
+    "contracts",
+    "notifications",
+    "gateway",
+    "wpis_statistics",
+]
 WRITES = ("CREATE", "ALTER", "DROP", "INSERT", "UPDATE", "DELETE")
 
 

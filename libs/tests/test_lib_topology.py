@@ -21,10 +21,12 @@ from wpis_common.envelope import Envelope, EventCatalog
 from wpis_common.tables import messaging_tables
 from wpis_common.testing import fresh_database
 from wpis_common.topology import (
+    QueuePolicy,
     Subscription,
     all_subscriptions,
     declare,
     declare_main,
+    load_agency_queues,
     subscriptions_of,
 )
 
@@ -64,7 +66,13 @@ def test_subscriptions_are_read_from_the_service_class():
     assert list(subscriptions_of(PlainNamekoConsumer)) == []  # not a WPIS consumer
 
 
-def test_handler_queue_is_exactly_the_one_nameko_would_declare(container_factory):
+DEAD_LETTER_ARGUMENTS = {
+    "x-dead-letter-exchange": "wpis.dead-letter",
+    "x-dead-letter-routing-key": "lib_consumer",
+}
+
+
+def test_handler_queue_is_the_one_nameko_would_declare_plus_dead_lettering(container_factory):
     with config.patch({"AMQP_URI": "memory://"}):
         ours = get_extension(
             container_factory(WpisConsumer), WpisEventHandler, method_name="on_thing_happened"
@@ -75,8 +83,31 @@ def test_handler_queue_is_exactly_the_one_nameko_would_declare(container_factory
         ours.setup()
         nameko_own.setup()
 
-    assert _queue_shape(ours.queue) == _queue_shape(nameko_own.queue)
-    assert _queue_shape(SUBSCRIPTION.queue()) == _queue_shape(nameko_own.queue)
+    expected = {**_queue_shape(nameko_own.queue), "arguments": DEAD_LETTER_ARGUMENTS}
+    assert _queue_shape(ours.queue) == expected
+    assert _queue_shape(SUBSCRIPTION.queue(QueuePolicy())) == expected
+
+
+def test_quorum_queues_add_their_type_and_a_delivery_limit():
+    arguments = SUBSCRIPTION.queue(QueuePolicy("quorum", max_attempts=7)).queue_arguments
+    assert arguments == {
+        **DEAD_LETTER_ARGUMENTS,
+        "x-queue-type": "quorum",
+        "x-delivery-limit": 7,
+        "x-dead-letter-strategy": "at-least-once",
+        "x-overflow": "reject-publish",
+    }
+
+
+def test_queue_policy_comes_from_config_then_environment(monkeypatch):
+    monkeypatch.setenv("WPIS_QUEUE_TYPE", "quorum")
+    monkeypatch.setenv("WPIS_EVENT_MAX_ATTEMPTS", "9")
+    assert QueuePolicy.from_settings() == QueuePolicy("quorum", 9, 2.0)
+    with config.patch({"WPIS_QUEUE_TYPE": "classic"}):
+        assert QueuePolicy.from_settings().queue_type == "classic"
+    monkeypatch.setenv("WPIS_QUEUE_TYPE", "lazy")
+    with pytest.raises(ValueError, match="queue type must be one of"):
+        QueuePolicy.from_settings()
 
 
 def _queue_shape(queue) -> dict:
@@ -173,3 +204,53 @@ def test_declare_command_declares_every_service_subscription(amqp_uri, rabbit_ma
     assert f"and {len(subscriptions)} consumer queues" in capsys.readouterr().out
     declared = {q["name"] for q in rabbit_manager.get_queues(_vhost(amqp_uri))}
     assert set(names) <= declared
+
+
+def test_declare_command_declares_the_agencies_queues_with_their_bindings(
+    amqp_uri, rabbit_manager, tmp_path, capsys
+):
+    agencies = tmp_path / "agency-queues.yaml"
+    agencies.write_text(
+        "queues:\n"
+        "  agency.police.permits:\n"
+        "    permits: [permit_issued, permit_revoked]\n"
+        "  agency.tax.employment:\n"
+        "    contracts: [contract_registered]\n"
+    )
+
+    assert declare_main(["--amqp-uri", amqp_uri, "--agency-queues", str(agencies)]) == 0
+
+    assert "and 2 agency queues" in capsys.readouterr().out
+    bindings = rabbit_manager.get_queue_bindings(_vhost(amqp_uri), "agency.police.permits")
+    assert {(b["source"], b["routing_key"]) for b in bindings if b["source"]} == {
+        ("permits.events", "permit_issued"),
+        ("permits.events", "permit_revoked"),
+    }
+    assert rabbit_manager.get_queue(_vhost(amqp_uri), "agency.tax.employment")["durable"] is True
+
+
+def test_the_deployed_agency_queues_file_is_valid():
+    queues = load_agency_queues()
+    assert queues
+    assert all(queue.name.startswith("agency.") and queue.bindings for queue in queues)
+    assert {producer for queue in queues for producer in queue.producers} <= {
+        "applications",
+        "identity_gateway",
+        "permits",
+        "contracts",
+    }
+
+
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("queues: [a, b]\n", "must map queue names"),
+        ("queues:\n  agency.x: {}\n", "must map producers"),
+        ("queues:\n  agency.x:\n    permits: permit_issued\n", "must be a list"),
+    ],
+)
+def test_a_malformed_agency_queues_file_is_refused(tmp_path, text, problem):
+    path = tmp_path / "agency-queues.yaml"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=problem):
+        load_agency_queues(path)

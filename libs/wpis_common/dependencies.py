@@ -14,10 +14,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from wpis_common.config import DATABASE_URL_KEY, required_setting, setting
 from wpis_common.db import UnitOfWork, create_db_engine, make_session_factory
 from wpis_common.envelope import EventCatalog
+from wpis_common.graceful import install as install_graceful_consumers
+from wpis_common.observability import Observability
 from wpis_common.outbox import AmqpEventPublisher, OutboxRelay
 from wpis_common.tables import MessagingTables
 
 log = logging.getLogger(__name__)
+
+# Every RPC/event entrypoint drains on SIGTERM instead of dropping its acks.
+install_graceful_consumers()
 
 
 class DatabaseHandle:
@@ -47,6 +52,10 @@ class Database(DependencyProvider):
 
     Config: ``DATABASE_URL``; ``OUTBOX_POLL_INTERVAL`` (seconds, default 1) is
     how often the relay looks for events besides being woken by commits.
+
+    It composes :class:`~wpis_common.observability.Observability` (health
+    probes, metrics, worker context in the JSON logs): Nameko calls the worker
+    hooks of a service's dependency providers only, so they are forwarded.
     """
 
     def __init__(self, tables: MessagingTables, catalog: EventCatalog, **kwargs: Any):
@@ -54,6 +63,7 @@ class Database(DependencyProvider):
         self.catalog = catalog
         self.engine: Engine | None = None
         self.relay: OutboxRelay | None = None
+        self.observability = Observability()
         super().__init__(**kwargs)
 
     def setup(self) -> None:
@@ -62,6 +72,7 @@ class Database(DependencyProvider):
             required_setting(DATABASE_URL_KEY), pool_size=max_workers + 5
         )
         self.session_factory = make_session_factory(self.engine)
+        self.observability.attach(self.engine, self.tables)
         producer = self.container.service_name
         self.relay = OutboxRelay(
             self.session_factory,
@@ -84,6 +95,15 @@ class Database(DependencyProvider):
 
     def kill(self) -> None:
         self.stop()
+
+    def worker_setup(self, worker_ctx: Any) -> None:
+        self.observability.worker_setup(worker_ctx)
+
+    def worker_result(self, worker_ctx: Any, result: Any = None, exc_info: Any = None) -> None:
+        self.observability.worker_result(worker_ctx, result, exc_info)
+
+    def worker_teardown(self, worker_ctx: Any) -> None:
+        self.observability.worker_teardown(worker_ctx)
 
     def get_dependency(self, worker_ctx: Any) -> DatabaseHandle:
         return DatabaseHandle(

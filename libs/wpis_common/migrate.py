@@ -25,6 +25,7 @@ SERVICES_WITH_DATABASES = (
     "contracts",
     "notifications",
     "gateway",
+    "wpis_statistics",
 )
 
 

@@ -30,8 +30,23 @@ from wpis_common.testing import fresh_database, wait_for
 from wpis_common.topology import all_subscriptions, declare
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SERVICES = ("applications", "identity_gateway", "permits", "contracts", "notifications", "gateway")
-RPC_SERVICES = ("applications", "identity_gateway", "permits", "contracts", "notifications")
+SERVICES = (
+    "applications",
+    "identity_gateway",
+    "permits",
+    "contracts",
+    "notifications",
+    "gateway",
+    "wpis_statistics",  # the statistics service (package name: stdlib has `statistics`)
+)
+RPC_SERVICES = (
+    "applications",
+    "identity_gateway",
+    "permits",
+    "contracts",
+    "notifications",
+    "statistics",
+)
 
 
 def free_port() -> int:
@@ -52,6 +67,7 @@ class Suite:
     commands: dict[str, list[str]] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
     admin: RabbitAdmin | None = None
+    health_ports: dict[str, int] = field(default_factory=dict)
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         """Every process up, healthy, and consuming its queues."""
@@ -71,6 +87,29 @@ class Suite:
         if self.processes[name].poll() is None:
             raise RuntimeError(f"{name} is still running")
         _start(self, name, self.commands[name], self.env)
+
+    def start_instance(self, service: str, timeout: float = 60.0, wait: bool = True) -> str:
+        """Start one more instance of ``service`` (same queues, same database);
+        returns its process name (``permits-2``, ...) once it is ready (or at
+        once with ``wait=False``)."""
+        number = 2
+        while f"{service}-{number}" in self.processes:
+            number += 1
+        name = f"{service}-{number}"
+        _start(self, name, self.commands[service], self.env)
+        if not wait:
+            return name
+        wait_for(
+            lambda: _http_ok(self.health_url(name, "/readyz"), self.processes[name]),
+            timeout=timeout,
+            interval=0.2,
+            what=f"{name} to be ready",
+        )
+        return name
+
+    def health_url(self, name: str, path: str = "") -> str:
+        """The health/metrics server of one service process (``/livez /readyz /metrics``)."""
+        return f"http://127.0.0.1:{self.health_ports[name]}{path}"
 
     def log_tail(self, name: str, lines: int = 40) -> str:
         path = self.base_dir / "logs" / f"{name}.log"
@@ -119,9 +158,13 @@ def _service_env(suite: Suite, keys_dir: Path) -> dict[str, str]:
         GATEWAY_PORT=urlsplit(suite.gateway_url).port and str(urlsplit(suite.gateway_url).port),
         GATEWAY_ADDRESS="127.0.0.1",
         OUTBOX_POLL_INTERVAL="0.5",
+        HEALTH_ADDRESS="127.0.0.1",
         IDENTITY_RETRY_INTERVAL="1",
         IDENTITY_RETRY_MAX_BACKOFF="4",
+        IDMS_BREAKER_RESET_TIMEOUT="2",
+        IDMS_EVENTS_POLL_INTERVAL="0.5",
         PYTHONUNBUFFERED="1",
+        NOTIFICATIONS_OUTBOX_DIR=str(suite.base_dir / "outbox"),  # not the repo's var/
     )
     for service, url in suite.database_urls.items():
         env[f"{service.upper()}_DATABASE_URL"] = url
@@ -133,18 +176,27 @@ def _start(suite: Suite, name: str, command: list[str], env: dict[str, str]) -> 
     log_dir.mkdir(parents=True, exist_ok=True)
     log_file = open(log_dir / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
     suite.commands[name] = command
+    # a new port at every start: while a process is down another may take its old one
+    port = suite.health_ports[name] = free_port()
     suite.processes[name] = subprocess.Popen(
-        command, cwd=REPO_ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT
+        command,
+        cwd=REPO_ROOT,
+        env={**env, "HEALTH_PORT": str(port)},
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
     )
 
 
-def _wait_ready(suite: Suite, admin: RabbitAdmin, timeout: float) -> None:
-    def http_ok(url: str) -> bool:
-        try:
-            return requests.get(url, timeout=1).status_code == 200
-        except requests.RequestException:
-            return False
+def _http_ok(url: str, process: subprocess.Popen | None = None) -> bool:
+    if process is not None and process.poll() is not None:
+        raise RuntimeError(f"{url}: the process exited with {process.returncode}")
+    try:
+        return requests.get(url, timeout=1).status_code == 200
+    except requests.RequestException:
+        return False
 
+
+def _wait_ready(suite: Suite, admin: RabbitAdmin, timeout: float) -> None:
     def consumers_ready() -> bool:
         consumed = {q["name"] for q in admin.queues(suite.vhost) if q.get("consumers", 0) > 0}
         wanted = {f"rpc-{name}" for name in RPC_SERVICES}
@@ -157,9 +209,15 @@ def _wait_ready(suite: Suite, admin: RabbitAdmin, timeout: float) -> None:
                 raise RuntimeError(
                     f"{name} exited with {process.returncode}:\n{suite.log_tail(name)}"
                 )
+        services_ready = all(
+            _http_ok(suite.health_url(name, "/readyz"))
+            for name in suite.processes
+            if name.rsplit("-", 1)[0] in SERVICES  # a service or another instance of one
+        )
         return (
-            http_ok(f"{suite.idms_url}/health")
-            and http_ok(f"{suite.gateway_url}/healthz")
+            _http_ok(f"{suite.idms_url}/health")
+            and _http_ok(f"{suite.gateway_url}/healthz")
+            and services_ready
             and (consumers_ready())
         )
 
@@ -184,9 +242,16 @@ def _stop(suite: Suite) -> None:
 
 @contextmanager
 def running_suite(
-    base_dir: Path, amqp_uri: str | None = None, ready_timeout: float = 90.0
+    base_dir: Path,
+    amqp_uri: str | None = None,
+    ready_timeout: float = 90.0,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[Suite]:
-    """Run the suite for the duration of the ``with`` block, then stop it and clean up."""
+    """Run the suite for the duration of the ``with`` block, then stop it and clean up.
+
+    ``extra_env`` adds to (or overrides) every process's environment, e.g. an SMTP
+    server for notifications: ``{"SMTP_HOST": "127.0.0.1", "SMTP_PORT": "2525"}``.
+    """
     amqp_uri = amqp_uri or os.environ.get("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/")
     admin = RabbitAdmin(amqp_uri, os.environ.get("RABBIT_API_URI"))
     vhost = f"wpis_suite_{uuid.uuid4().hex[:10]}"
@@ -212,6 +277,7 @@ def running_suite(
         generate_key_pair(keys_dir)
         declare(vhost_uri, all_subscriptions(), SERVICES)
         env = suite.env = _service_env(suite, keys_dir)
+        env.update(extra_env or {})
         stack.callback(_stop, suite)
         idms_port = str(urlsplit(suite.idms_url).port)
         idms_db = str(base_dir / "national_idms.db")

@@ -144,6 +144,7 @@ def test_approval_needs_no_reason_and_gets_defaults():
         "decision": "approve",
         "reason": "",
         "officer": "officer",
+        "reason_code": None,
     }
 
 

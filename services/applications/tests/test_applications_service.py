@@ -86,12 +86,29 @@ def test_submit_stores_case_and_publishes_envelope(container, events_queue):
         assert get(created["id"])["worker"]["passport"]["number"] == "Z1234567"
 
     connection, queue = events_queue
-    received = wait_for(lambda: drain(connection, queue), what="application_submitted")
-    envelope = received[0]
-    assert envelope["event_type"] == "application_submitted"
+    received: list[dict] = []
+
+    def all_three() -> bool:
+        received.extend(drain(connection, queue))
+        return len(received) >= 3
+
+    wait_for(all_three, what="the submission's events")
+    by_type = {envelope["event_type"]: envelope for envelope in received}
+    envelope = by_type["application_submitted"]
     assert envelope["producer"] == "applications"
-    assert envelope["sequence"] == 1
     assert envelope["data"]["application_id"] == created["id"]
+    assert envelope["data"]["kind"] == "new"
+    assert envelope["data"]["due_at"]
+    assert sorted(e["sequence"] for e in received) == [1, 2, 3]
+    moves = [
+        (e["data"]["from_status"], e["data"]["to_status"], e["data"]["role"])
+        for e in sorted(received, key=lambda e: e["sequence"])
+        if e["event_type"] == "application_status_changed"
+    ]
+    assert moves == [
+        ("draft", "submitted", "employer"),
+        ("submitted", "identity_check_pending", "system"),
+    ]
 
 
 def test_invalid_submission_is_refused_with_field_errors_and_stores_nothing(container):
@@ -143,4 +160,12 @@ def test_identity_verified_event_moves_case_to_review_once(container):
     with entrypoint_hook(container, "get") as get:
         case = get(created["id"])
     assert case["status"] == "in_review"
-    assert [h["to_status"] for h in case["history"]] == ["identity_check_pending", "in_review"]
+    assert [h["to_status"] for h in case["history"]] == [
+        "draft",
+        "submitted",
+        "identity_check_pending",
+        "labour_market_test_pending",
+        "in_review",
+    ]
+    assert case["history"][-1]["reason"] == "exempt: not_required_by_configuration"
+    assert case["labour_market_test"]["exemption"] == "not_required_by_configuration"

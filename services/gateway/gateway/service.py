@@ -15,16 +15,30 @@ from nameko.web.handlers import http
 from werkzeug.wrappers import Request, Response
 
 from gateway.api import applications as applications_api
+from gateway.api import contracts as contracts_api
+from gateway.api import events as events_api
+from gateway.api import identity as identity_api
+from gateway.api import notifications as notifications_api
 from gateway.api import registers as registers_api
+from gateway.api import statistics as statistics_api
 from gateway.api.base import json_response
 from gateway.models import MESSAGING
+from gateway.ratelimit import VerifyRateLimit
 from gateway.schemas import EVENTS
 from wpis_common.dependencies import Database
 
 
 # Modules, not classes, are imported: `nameko run gateway.service` would try to
 # run every class with entrypoints that it finds in this module's namespace.
-class GatewayService(applications_api.ApplicationsApi, registers_api.RegistersApi):
+class GatewayService(
+    applications_api.ApplicationsApi,
+    registers_api.RegistersApi,
+    contracts_api.ContractsApi,
+    events_api.EventsApi,
+    identity_api.IdentityApi,
+    notifications_api.NotificationsApi,
+    statistics_api.StatisticsApi,
+):
     name = "gateway"
 
     db = Database(MESSAGING, EVENTS)
@@ -32,6 +46,9 @@ class GatewayService(applications_api.ApplicationsApi, registers_api.RegistersAp
     permits = ServiceRpc("permits")
     contracts = ServiceRpc("contracts")
     notifications = ServiceRpc("notifications")
+    identity_gateway = ServiceRpc("identity_gateway")
+    statistics = ServiceRpc("statistics")
+    verify_limit = VerifyRateLimit()
 
     @http("GET", "/")
     def console(self, request: Request) -> Response:

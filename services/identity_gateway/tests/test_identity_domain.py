@@ -6,22 +6,22 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import requests
 
-from identity_gateway.adapter import (
-    HttpIdmsAdapter,
-    IdentityQuery,
-    auth_request,
-    parse_auth_response,
-)
+from identity_gateway.adapter import IdentityQuery, auth_request, parse_auth_response, parse_feed
 from identity_gateway.domain import (
+    ALL_CHECKS,
     CheckResult,
+    IdentityEvent,
     IdmsAnswer,
     IdmsError,
     Outcome,
     attestation_payload,
+    checks_performed,
+    event_candidates,
     interpret,
     next_attempt_delay,
+    status_changes,
+    stop_draining,
 )
 from wpis_common.signing import document_fingerprint
 
@@ -153,32 +153,58 @@ def test_known_code_beside_an_unknown_one_still_decides():
 # -- attestation ------------------------------------------------------------------
 
 
-def test_attestation_payload_says_what_was_checked_and_until_when():
-    checked_at = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+@pytest.mark.parametrize(
+    ("result", "checks"),
+    [
+        (CheckResult(Outcome.VERIFIED, "ok"), list(ALL_CHECKS)),
+        (CheckResult(Outcome.ENTRY_BAN, "ban"), list(ALL_CHECKS)),
+        (CheckResult(Outcome.NOT_FOUND, "nf"), ["consent", "document_exists"]),
+        (CheckResult(Outcome.CONSENT_MISSING, "c"), ["consent"]),
+    ],
+)
+def test_checks_performed_follow_where_the_idms_stopped(result, checks):
+    assert checks_performed(result) == checks
+
+
+@pytest.mark.parametrize(
+    ("result", "outcome"),
+    [
+        (CheckResult(Outcome.VERIFIED, "identity verified against the national register"),
+         "verified"),
+        (CheckResult(Outcome.DOCUMENT_INVALID, "the travel document is reported stolen"),
+         "document_invalid"),
+    ],
+)  # fmt: skip
+def test_attestation_payload_names_the_document_by_hash_only(result, outcome):
+    issued_at = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
     payload = attestation_payload(
         attestation_id="att-1",
         verification_id="ver-1",
         application_id="app-1",
-        person_token="tok",
         issuing_country="ind",
         document_number="z1234567",
-        checked_at=checked_at,
+        result=result,
+        issued_at=issued_at,
         ttl=timedelta(days=30),
     )
+    fingerprint = document_fingerprint("IND", "Z1234567")
     assert payload == {
         "attestation_id": "att-1",
         "issuer": "wpis.identity_gateway",
         "verification_id": "ver-1",
         "application_id": "app-1",
-        "subject": "tok",
+        "subject": fingerprint,
+        "subject_type": "document_fingerprint",
         "document_type": "passport",
         "document_country": "IND",
-        "document_fingerprint": document_fingerprint("IND", "Z1234567"),
-        "outcome": "verified",
-        "checked_at": "2026-12-01T10:00:00+00:00",
+        "document_fingerprint": fingerprint,
+        "outcome": outcome,
+        "reason": result.reason,
+        "checks_performed": list(ALL_CHECKS),
+        "issued_at": "2026-12-01T10:00:00+00:00",
         "expires_at": "2026-12-31T10:00:00+00:00",
     }
-    assert "Z1234567" not in str(payload).upper()
+    assert "1234567" not in str(payload)
 
 
 # -- retry backoff ------------------------------------------------------------------
@@ -302,65 +328,80 @@ def test_unreadable_body_raises_an_error_the_adapter_treats_as_unavailable(body)
         parse_auth_response(body)
 
 
-class FakeResponse:
-    def __init__(self, status_code: int, body):
-        self.status_code = status_code
-        self._body = body
-
-    def json(self):
-        if isinstance(self._body, Exception):
-            raise self._body
-        return self._body
-
-
-class FakeSession:
-    def __init__(self, outcome):
-        self.outcome = outcome
-        self.calls = []
-
-    def post(self, url, **kwargs):
-        self.calls.append((url, kwargs))
-        if isinstance(self.outcome, Exception):
-            raise self.outcome
-        return self.outcome
-
-
-def adapter_answering(outcome) -> tuple[HttpIdmsAdapter, FakeSession]:
-    adapter = HttpIdmsAdapter("http://idms.invalid/", "key", 1.0, 2.0)
-    adapter._session = FakeSession(outcome)
-    return adapter, adapter._session
+def test_parse_feed_reads_document_and_person_events():
+    page = parse_feed(
+        {
+            "events": [
+                {"sequence": 4, "eventId": "e4", "eventType": "document_stolen",
+                 "occurredAt": "2026-12-01T10:00:00.000Z", "personToken": "t1",
+                 "document": {"individualId": "Z1", "individualIdType": "PASSPORT",
+                              "issuingCountry": "IND"}},
+                {"sequence": 5, "eventId": "e5", "eventType": "person_deceased",
+                 "occurredAt": "2026-12-01T11:00:00.000Z", "personToken": "t2",
+                 "document": None},
+            ],
+            "lastSequence": 9,
+        }
+    )  # fmt: skip
+    assert page.last_sequence == 9
+    assert page.events[0] == IdentityEvent(
+        4, "e4", "document_stolen", "2026-12-01T10:00:00.000Z", "t1", "IND", "Z1"
+    )
+    assert page.events[1].document_number is None
 
 
-def test_adapter_posts_to_v1_auth_with_partner_key_and_timeouts():
-    ok = FakeResponse(200, {"response": {"authStatus": True, "personToken": "t"}, "errors": []})
-    adapter, session = adapter_answering(ok)
-    assert adapter.authenticate(QUERY, "test") == IdmsAnswer(True, person_token="t")
-    ((url, kwargs),) = session.calls
-    assert url == "http://idms.invalid/v1/auth"
-    assert kwargs["headers"] == {"X-Partner-Key": "key"}
-    assert kwargs["timeout"] == (1.0, 2.0)
-    assert kwargs["json"]["individualId"] == "Z1234567"
+@pytest.mark.parametrize("body", [[], {"events": [{}], "lastSequence": 1}, {"events": []}])
+def test_unreadable_feed_raises(body):
+    with pytest.raises((TypeError, KeyError, ValueError)):
+        parse_feed(body)
+
+
+# -- queue and re-checks ---------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    "outcome",
+    ("answer", "stop"),
     [
-        requests.ConnectionError("refused"),
-        requests.Timeout("slow"),
-        FakeResponse(500, {"errors": [{"errorCode": "IDMS-HTTP-500"}]}),
-        FakeResponse(401, {"errors": [{"errorCode": "IDMS-AUT-001"}]}),
-        FakeResponse(200, ValueError("not JSON")),
-        FakeResponse(200, {"errors": []}),
+        (IdmsAnswer(False, unavailable=True, idms_down=True), True),
+        (IdmsAnswer(False, unavailable=True, idms_down=False), False),
+        (IdmsAnswer(True, person_token="t"), False),
+        (failed(BAN), False),
     ],
 )
-def test_adapter_failure_to_get_an_answer_is_unavailable(outcome):
-    adapter, _ = adapter_answering(outcome)
-    answer = adapter.authenticate(QUERY, "test")
-    assert answer.unavailable
-    assert interpret(answer).outcome == Outcome.UNAVAILABLE
+def test_only_an_idms_that_is_down_stops_the_queue(answer, stop):
+    assert stop_draining(answer) is stop
 
 
-@pytest.mark.parametrize("body", [[], "ok", 42])
-def test_adapter_non_object_answer_is_unavailable(body):
-    adapter, _ = adapter_answering(FakeResponse(200, body))
-    assert adapter.authenticate(QUERY, "test").unavailable
+STOLEN_EVENT = IdentityEvent(7, "e7", "document_stolen", "2026-12-01T10:00:00Z", "tok", "ind",
+                             "z1234567")  # fmt: skip
+RAVI_FP = document_fingerprint("IND", "Z1234567")
+OTHER_FP = document_fingerprint("IND", "X7654321")
+
+
+def test_a_document_event_concerns_that_document_only_if_it_was_verified():
+    candidates = event_candidates(STOLEN_EVENT, {OTHER_FP: "IND"})
+    assert candidates == {RAVI_FP: "IND"}
+    assert status_changes(STOLEN_EVENT, candidates, {RAVI_FP}) == [
+        {
+            "subject": RAVI_FP,
+            "document_country": "IND",
+            "change": "document_stolen",
+            "reported_at": "2026-12-01T10:00:00Z",
+        }
+    ]
+    assert status_changes(STOLEN_EVENT, candidates, {OTHER_FP}) == []
+
+
+def test_a_person_event_concerns_every_verified_document_of_that_person():
+    died = IdentityEvent(8, "e8", "person_deceased", "2026-12-02T10:00:00Z", "tok")
+    documents = {RAVI_FP: "IND", OTHER_FP: "NPL"}
+    changes = status_changes(died, event_candidates(died, documents), {RAVI_FP, OTHER_FP})
+    assert {(c["subject"], c["document_country"], c["change"]) for c in changes} == {
+        (RAVI_FP, "IND", "person_deceased"),
+        (OTHER_FP, "NPL", "person_deceased"),
+    }
+
+
+def test_an_unknown_kind_of_event_concerns_nothing():
+    odd = IdentityEvent(9, "e9", "address_changed", "2026-12-02T10:00:00Z", "tok", "IND", "Z1")
+    assert event_candidates(odd, {RAVI_FP: "IND"}) == {}

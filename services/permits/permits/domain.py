@@ -10,7 +10,7 @@ from __future__ import annotations
 import calendar
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from enum import StrEnum
 
 from stdnum.iso7064 import mod_37_36
@@ -22,6 +22,10 @@ NUMBER_PATTERN = re.compile(r"^WP-(\d{4})-(\d{6})-([0-9A-Z])$")
 
 class PermitStatus(StrEnum):
     ISSUED = "issued"
+    SUSPENDED = "suspended"
+    REVOKED = "revoked"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
 
 
 MAX_SEQUENCE = 999_999
@@ -87,8 +91,15 @@ def check_attestation(
     passport_country: str,
     passport_number: str,
     now: datetime,
+    *,
+    key_known: bool = True,
 ) -> None:
-    """No valid attestation, no permit. Raises PermitRefused with the reason."""
+    """No valid attestation, no permit. Raises PermitRefused with the reason.
+
+    ``key_known``: the attestation's key id is in this service's key ring (a signature
+    by an unknown key is never ``signature_ok`` either; this only names the reason)."""
+    if not key_known:
+        raise PermitRefused("the identity attestation's key id is not one this service knows")
     if not signature_ok:
         raise PermitRefused("the identity attestation's signature is not valid")
     if payload.get("outcome") != "verified":
@@ -108,14 +119,161 @@ def check_attestation(
         raise PermitRefused("the identity attestation has expired")
 
 
-def is_valid_on(status: str, valid_from: date, valid_until: date, day: date) -> bool:
-    return status == PermitStatus.ISSUED and valid_from <= day <= valid_until
+# -- lifecycle -----------------------------------------------------------------------
 
 
-def invalidity_reason(status: str, valid_from: date, valid_until: date, day: date) -> str:
-    """Why a permit is not valid on ``day`` (for the public check)."""
-    if status != PermitStatus.ISSUED:
-        return f"the permit is {status}"
+class Action(StrEnum):
+    EXTEND = "extend"
+    AMEND = "amend"
+    SUSPEND = "suspend"
+    REINSTATE = "reinstate"
+    REVOKE = "revoke"
+    CANCEL = "cancel"
+    EXPIRE = "expire"
+    FLAG = "flag"
+
+
+_S, _A = PermitStatus, Action
+TRANSITIONS: dict[tuple[PermitStatus, Action], PermitStatus] = {
+    (_S.ISSUED, _A.EXTEND): _S.ISSUED,
+    (_S.ISSUED, _A.AMEND): _S.ISSUED,
+    (_S.ISSUED, _A.FLAG): _S.ISSUED,
+    (_S.ISSUED, _A.SUSPEND): _S.SUSPENDED,
+    (_S.ISSUED, _A.REVOKE): _S.REVOKED,
+    (_S.ISSUED, _A.CANCEL): _S.CANCELLED,
+    (_S.ISSUED, _A.EXPIRE): _S.EXPIRED,
+    (_S.SUSPENDED, _A.REINSTATE): _S.ISSUED,
+    (_S.SUSPENDED, _A.REVOKE): _S.REVOKED,
+    (_S.SUSPENDED, _A.CANCEL): _S.CANCELLED,
+    (_S.SUSPENDED, _A.EXPIRE): _S.EXPIRED,
+}
+TERMINAL = frozenset({_S.REVOKED, _S.CANCELLED, _S.EXPIRED})
+
+
+class IllegalTransition(Exception):
+    """The action is not allowed in the permit's current status."""
+
+    def __init__(self, status: str, action: str):
+        self.status, self.action = status, action
+        self.allowed = allowed_actions(status)
+        super().__init__(f"a permit that is {status} cannot be {past_tense(action)}")
+
+
+def past_tense(action: str) -> str:
+    return {"extend": "extended", "amend": "amended", "suspend": "suspended",
+            "reinstate": "reinstated", "revoke": "revoked", "cancel": "cancelled",
+            "expire": "expired", "flag": "flagged"}.get(action, action)  # fmt: skip
+
+
+# Taken by the system (the expiry timer, identity events), never offered to users.
+SYSTEM_ACTIONS = frozenset({Action.EXPIRE, Action.FLAG})
+
+
+def allowed_actions(status: str) -> list[str]:
+    """What an officer or employer may still do to a permit in ``status``."""
+    return sorted(
+        str(action)
+        for (from_status, action) in TRANSITIONS
+        if from_status == status and action not in SYSTEM_ACTIONS
+    )
+
+
+def next_status(status: str, action: str) -> PermitStatus:
+    """The status after ``action``; raises IllegalTransition when it is not allowed."""
+    try:
+        return TRANSITIONS[(PermitStatus(status), Action(action))]
+    except (KeyError, ValueError):
+        raise IllegalTransition(status, action) from None
+
+
+def authority_today(now: datetime, timezone: tzinfo) -> date:
+    """The calendar date at the authority: a permit valid until D expires when this
+    date passes D, i.e. at the end of day D in the authority's time zone."""
+    return now.astimezone(timezone).date()
+
+
+def is_due_to_expire(status: str, valid_until: date, today: date) -> bool:
+    return (status, Action.EXPIRE) in TRANSITIONS and valid_until < today
+
+
+def is_flaggable(status: str, valid_until: date, today: date) -> bool:
+    """Identity-change reviews concern permits still in force (or about to be)."""
+    return status == PermitStatus.ISSUED and valid_until >= today
+
+
+class ChangeRefused(Exception):
+    """A requested change breaks a rule; ``field`` names the input at fault."""
+
+    def __init__(self, field: str, reason: str):
+        self.field, self.reason = field, reason
+        super().__init__(f"{field}: {reason}")
+
+
+def extended_until(
+    current_until: date,
+    requested_until: date,
+    passport_expiry: date | None,
+    rules: ValidityRules,
+) -> date:
+    """The new end of validity an extension may grant: later than the current end,
+    at most the legal maximum counted from the day after it, and not past the
+    passport expiry less the margin. Refuses rather than silently shortening."""
+    if requested_until <= current_until:
+        raise ChangeRefused(
+            "valid_until", f"must be after the current end of validity {current_until.isoformat()}"
+        )
+    limit = legal_maximum_end(current_until + timedelta(days=1), rules.max_months)
+    if passport_expiry is not None:
+        limit = min(limit, passport_expiry - timedelta(days=rules.passport_margin_days))
+    if requested_until > limit:
+        raise ChangeRefused("valid_until", f"may be at most {limit.isoformat()}")
+    return requested_until
+
+
+def job_changes(current_job: dict, requested: dict) -> dict:
+    """The fields of an amendment that really change the job; refuses a no-op."""
+    changes = {key: value for key, value in requested.items() if current_job.get(key) != value}
+    if not changes:
+        raise ChangeRefused("changes", "nothing differs from the permit's current job")
+    return changes
+
+
+def last_valid_day(valid_until: date, ends_on: date | None) -> date:
+    """A cancellation from a date ends validity the day before it."""
+    if ends_on is None:
+        return valid_until
+    return min(valid_until, ends_on - timedelta(days=1))
+
+
+# Why a permit found in the register is not valid: a code and its public wording.
+REASONS = {
+    "suspended": "the permit is suspended",
+    "revoked": "the permit has been revoked",
+    "cancelled": "the permit has been cancelled",
+    "expired": "the permit has expired",
+    "not_yet_valid": "the permit is not yet valid",
+}
+
+
+def standing_on(
+    status: str, valid_from: date, valid_until: date, ends_on: date | None, day: date
+) -> str | None:
+    """None when the permit is valid on ``day``, else the reason code (REASONS)."""
+    if status in (PermitStatus.SUSPENDED, PermitStatus.REVOKED):
+        return str(status)
+    if status == PermitStatus.CANCELLED and (ends_on is None or day >= ends_on):
+        return "cancelled"
+    if status == PermitStatus.EXPIRED or day > valid_until:
+        return "expired"
     if day < valid_from:
-        return f"not yet valid: valid from {valid_from.isoformat()}"
-    return f"expired on {valid_until.isoformat()}"
+        return "not_yet_valid"
+    return None
+
+
+def is_valid_on(status: str, valid_from: date, valid_until: date, day: date) -> bool:
+    return standing_on(status, valid_from, valid_until, None, day) is None
+
+
+def dates_of_birth_match(recorded: str | date, given: date) -> bool:
+    recorded_date = recorded if isinstance(recorded, date) else date.fromisoformat(recorded)
+    return recorded_date == given

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Integer, String
+from sqlalchemy import JSON, Index, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from wpis_common.tables import UTCDateTime, messaging_tables
@@ -33,6 +33,17 @@ class Permit(Base):
     attestation_id: Mapped[str] = mapped_column(String(36))
     verification_token: Mapped[str] = mapped_column(String(43), unique=True)
     issued_at: Mapped[datetime]
+    # sha256 of the holder's travel document (country:number), as identity events name it
+    document_fingerprint: Mapped[str] = mapped_column(String(64), index=True)
+    passport_expiry: Mapped[date | None]
+    # from this day a cancelled or revoked permit is no longer valid
+    ends_on: Mapped[date | None]
+    flagged_at: Mapped[datetime | None]
+    flag_reason: Mapped[str | None] = mapped_column(String(40))
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+
+    # Concurrent changes to one permit: the second one's UPDATE matches no row.
+    __mapper_args__ = {"version_id_col": version}
 
 
 class PermitCounter(Base):
@@ -54,3 +65,20 @@ class PermitStatusChange(Base):
     actor: Mapped[str] = mapped_column(String(100))
     reason: Mapped[str | None] = mapped_column(String(500))
     at: Mapped[datetime]
+    action: Mapped[str] = mapped_column(String(20), server_default="issue")
+    details: Mapped[dict[str, Any] | None]
+
+
+class VerificationLogEntry(Base):
+    """One public verification: when, which permit, from where, and the answer."""
+
+    __tablename__ = "verification_log"
+    __table_args__ = (Index("ix_verification_log_client_at", "client", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime]
+    permit_number: Mapped[str | None] = mapped_column(String(20), index=True)
+    channel: Mapped[str] = mapped_column(String(10))
+    client: Mapped[str | None] = mapped_column(String(64))
+    result: Mapped[str] = mapped_column(String(12))
+    reason: Mapped[str | None] = mapped_column(String(20))

@@ -1,4 +1,6 @@
-"""Use cases of the permit register: issue on approval, look up, verify."""
+"""Use cases of the permit register: issue on approval, look up.
+
+Later changes are in lifecycle.py, public verification in verification.py."""
 
 from __future__ import annotations
 
@@ -10,20 +12,21 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 
 from permits import domain
+from permits.lifecycle import find
 from permits.models import Permit, PermitCounter, PermitStatusChange
-from permits.schemas import PermitSchema, PublicVerificationSchema
+from permits.schemas import HistoryEntrySchema, PermitSchema
 from wpis_common.db import UnitOfWork
 from wpis_common.envelope import utc_now
-from wpis_common.errors import InvalidInput, NotFound
-from wpis_common.signing import verify as verify_signature
+from wpis_common.signing import as_key_ring, document_fingerprint
 
 log = logging.getLogger(__name__)
 
 
 def issue_for_approval(
-    uow: UnitOfWork, approval: dict[str, Any], public_key: Any, rules: domain.ValidityRules
+    uow: UnitOfWork, approval: dict[str, Any], keys: Any, rules: domain.ValidityRules
 ) -> Permit | None:
     """Issue the permit an approval calls for: once per application, never
     without a valid attestation. Returns None when it was refused."""
@@ -34,30 +37,44 @@ def issue_for_approval(
         return existing
     now = utc_now()
     try:
-        valid_from, valid_until = _check_and_period(approval, public_key, rules, now)
+        valid_from, valid_until = _check_and_period(approval, keys, rules, now)
     except domain.PermitRefused as refused:
         log.warning("permit refused for application %s: %s", application_id, refused)
         uow.emit(
             "permit_issuance_refused", {"application_id": application_id, "reason": str(refused)}
         )
         return None
-    permit = _new_permit(uow, approval, valid_from, valid_until, now)
+    try:
+        permit = _new_permit(uow, approval, valid_from, valid_until, now)
+        uow.session.flush()
+    except IntegrityError:
+        # A concurrent issuer for the same application committed first. Rolling
+        # back also returns the sequence number this attempt took: no gap.
+        uow.session.rollback()
+        winner = uow.session.scalar(select(Permit).where(Permit.application_id == application_id))
+        if winner is None:
+            raise
+        log.info("permit %s was issued concurrently; not issuing again", winner.number)
+        return winner
     uow.emit("permit_issued", issued_event(permit))
     return permit
 
 
 def _check_and_period(
-    approval: dict[str, Any], public_key: Any, rules: domain.ValidityRules, now: datetime
+    approval: dict[str, Any], keys: Any, rules: domain.ValidityRules, now: datetime
 ) -> tuple[date, date]:
+    """``keys``: the KeyRing of accepted attestation keys (or one public key)."""
     attestation = approval.get("attestation") or {}
     passport = approval["worker"]["passport"]
+    ring = as_key_ring(keys)
     domain.check_attestation(
         attestation.get("payload") or {},
-        verify_signature(public_key, attestation),
+        ring.verify(attestation),
         approval["application_id"],
         passport["issuing_country"],
         passport["number"],
         now,
+        key_known=ring.knows(attestation.get("key_id")),
     )
     return domain.validity_period(
         date.fromisoformat(approval["contract"]["start_date"]),
@@ -85,6 +102,8 @@ def _new_permit(
             "passport_number": passport["number"],
             "passport_country": passport["issuing_country"],
         },
+        document_fingerprint=document_fingerprint(passport["issuing_country"], passport["number"]),
+        passport_expiry=date.fromisoformat(passport["expiry_date"]),
         employer={"tax_id": approval["employer"]["tax_id"], "name": approval["employer"]["name"]},
         job=approval["job"],
         contract_terms=approval["contract"],
@@ -98,6 +117,7 @@ def _new_permit(
     uow.session.add(
         PermitStatusChange(
             permit_number=number,
+            action="issue",
             from_status=None,
             to_status=domain.PermitStatus.ISSUED,
             actor="permits",
@@ -142,32 +162,17 @@ def issued_event(permit: Permit) -> dict[str, Any]:
 
 
 def get(uow: UnitOfWork, number: str) -> dict[str, Any]:
-    number = number.strip().upper()
-    if not domain.is_well_formed_number(number):
-        raise InvalidInput({"number": ["not a valid permit number (format or check character)"]})
-    permit = uow.session.get(Permit, number)
-    if permit is None:
-        raise NotFound("no such permit", number=number)
-    return PermitSchema().dump(permit)
+    return describe(uow, find(uow, number))
 
 
-def verify_public(uow: UnitOfWork, number: str, today: date) -> dict[str, Any]:
-    number = number.strip().upper()
-    answer: dict[str, Any] = {"number": number, "valid": False, "checked_at": utc_now()}
-    if not domain.is_well_formed_number(number):
-        answer["reason"] = "not a valid permit number (format or check character)"
-    elif (permit := uow.session.get(Permit, number)) is None:
-        answer["reason"] = "no permit with this number"
-    else:
-        answer.update(
-            valid=domain.is_valid_on(permit.status, permit.valid_from, permit.valid_until, today),
-            status=permit.status,
-            valid_from=permit.valid_from,
-            valid_until=permit.valid_until,
-            employer_name=permit.employer["name"],
-        )
-        if not answer["valid"]:
-            answer["reason"] = domain.invalidity_reason(
-                permit.status, permit.valid_from, permit.valid_until, today
-            )
-    return PublicVerificationSchema().dump(answer)
+def describe(uow: UnitOfWork, permit: Permit) -> dict[str, Any]:
+    """The register entry for officers: the permit, its history and what may be done."""
+    history = uow.session.scalars(
+        select(PermitStatusChange)
+        .where(PermitStatusChange.permit_number == permit.number)
+        .order_by(PermitStatusChange.id)
+    ).all()
+    entry = PermitSchema().dump(permit)
+    entry["allowed_actions"] = domain.allowed_actions(permit.status)
+    entry["history"] = HistoryEntrySchema(many=True).dump(history)
+    return entry

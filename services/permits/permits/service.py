@@ -1,31 +1,41 @@
-"""permits: entrypoints only. Rules in domain.py, use cases in register.py."""
+"""permits: entrypoints only. Rules in domain.py; use cases in register.py (issue,
+look up), lifecycle.py (later changes), verification.py (public checks) and
+document.py (the PDF certificate)."""
 
 from __future__ import annotations
 
-from datetime import date
+import base64
 from typing import Any
 
 from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
 
-from permits import register
+from permits import document, lifecycle, register, verification
+from permits.dependencies import Clock, Credentials, configured_timer
 from permits.domain import ValidityRules
 from permits.models import MESSAGING
-from permits.schemas import EVENTS
-from wpis_common.config import required_setting, setting
+from permits.schemas import EVENTS, ContractTerminatedSchema, IdentityStatusChangedSchema
+from wpis_common import replay
+from wpis_common.config import setting
 from wpis_common.consumers import consume_event
 from wpis_common.db import UnitOfWork
 from wpis_common.dependencies import Database
 from wpis_common.envelope import Envelope
 from wpis_common.errors import EXPECTED_ERRORS
-from wpis_common.signing import load_public_key
+from wpis_common.signing import load_key_ring
 
 
 class IssuingPolicy(DependencyProvider):
-    """The attestation verification key and the validity rules, from config."""
+    """The attestation key ring (the keys accepted by key id) and the validity rules.
+
+    ``ATTESTATION_PUBLIC_KEYS``: comma-separated PEM files, directories of ``*.pub.pem``
+    or ``env:NAME``; ``ATTESTATION_PUBLIC_KEY`` (one file) still works, and both add up.
+    """
 
     def setup(self) -> None:
-        self.public_key = load_public_key(required_setting("ATTESTATION_PUBLIC_KEY"))
+        self.key_ring = load_key_ring(
+            setting("ATTESTATION_PUBLIC_KEYS"), setting("ATTESTATION_PUBLIC_KEY")
+        )
         self.rules = ValidityRules(
             max_months=int(setting("PERMIT_MAX_MONTHS", 12)),
             passport_margin_days=int(setting("PASSPORT_MARGIN_DAYS", 30)),
@@ -35,15 +45,31 @@ class IssuingPolicy(DependencyProvider):
         return self
 
 
-class PermitsService:
+class PermitsService(replay.EventLog):
     name = "permits"
 
     db = Database(MESSAGING, EVENTS)
     policy = IssuingPolicy()
+    clock = Clock()
+    credentials = Credentials()
 
     @consume_event("applications", "application_approved")
     def on_application_approved(self, event: Envelope, uow: UnitOfWork) -> None:
-        register.issue_for_approval(uow, event.data, self.policy.public_key, self.policy.rules)
+        register.issue_for_approval(uow, event.data, self.policy.key_ring, self.policy.rules)
+
+    @consume_event("identity_gateway", "identity_status_changed")
+    def on_identity_status_changed(self, event: Envelope, uow: UnitOfWork) -> None:
+        change = IdentityStatusChangedSchema().load(event.data, unknown="exclude")
+        lifecycle.flag_for_identity_change(uow, change, self.clock.now(), self.clock.today())
+
+    @consume_event("contracts", "contract_terminated")
+    def on_contract_terminated(self, event: Envelope, uow: UnitOfWork) -> None:
+        termination = ContractTerminatedSchema().load(event.data, unknown="exclude")
+        lifecycle.cancel_for_terminated_contract(uow, termination, self.clock.now())
+
+    @configured_timer("EXPIRY_CHECK_INTERVAL", 60.0)
+    def expire_permits(self) -> None:
+        self.expire_due()
 
     @rpc(expected_exceptions=EXPECTED_ERRORS)
     def get(self, number: str) -> dict[str, Any]:
@@ -51,6 +77,77 @@ class PermitsService:
             return register.get(uow, number)
 
     @rpc(expected_exceptions=EXPECTED_ERRORS)
-    def verify(self, number: str) -> dict[str, Any]:
+    def verify(self, number: str, options: dict | None = None) -> dict[str, Any]:
+        """Public check by number; options: ``date_of_birth``, ``client`` (its address)."""
         with self.db.unit_of_work() as uow:
-            return register.verify_public(uow, number, date.today())
+            return verification.by_number(
+                uow, number, options, self.credentials.verification, self.clock.today()
+            )
+
+    @rpc(expected_exceptions=EXPECTED_ERRORS)
+    def verify_token(self, token: str, options: dict | None = None) -> dict[str, Any]:
+        with self.db.unit_of_work() as uow:
+            return verification.by_token(uow, token, options, self.clock.today())
+
+    @rpc
+    def credential_key(self) -> dict[str, str]:
+        """The public key offline verifiers check credentials with."""
+        return self.credentials.public_key_info()
+
+    @rpc(expected_exceptions=EXPECTED_ERRORS)
+    def document(self, number: str) -> dict[str, str]:
+        """The PDF certificate, base64 (RPC payloads are JSON)."""
+        with self.db.unit_of_work() as uow:
+            permit = lifecycle.find(uow, number)
+            pdf = document.render(
+                permit, self.credentials.signing_key, self.credentials.document, self.clock.now()
+            )
+        return {"filename": f"{permit.number}.pdf", "pdf_base64": base64.b64encode(pdf).decode()}
+
+    @rpc(expected_exceptions=EXPECTED_ERRORS)
+    def extend(self, number: str, payload: Any) -> dict[str, Any]:
+        with self.db.unit_of_work() as uow:
+            permit = lifecycle.extend(uow, number, payload, self.policy.rules, self.clock.now())
+            return register.describe(uow, permit)
+
+    @rpc(expected_exceptions=EXPECTED_ERRORS)
+    def amend(self, number: str, payload: Any) -> dict[str, Any]:
+        with self.db.unit_of_work() as uow:
+            return register.describe(uow, lifecycle.amend(uow, number, payload, self.clock.now()))
+
+    @rpc(expected_exceptions=EXPECTED_ERRORS)
+    def suspend(self, number: str, payload: Any) -> dict[str, Any]:
+        with self.db.unit_of_work() as uow:
+            permit = lifecycle.suspend(uow, number, payload, self.clock.now())
+            return register.describe(uow, permit)
+
+    @rpc(expected_exceptions=EXPECTED_ERRORS)
+    def reinstate(self, number: str, payload: Any) -> dict[str, Any]:
+        with self.db.unit_of_work() as uow:
+            permit = lifecycle.reinstate(uow, number, payload, self.clock.now())
+            return register.describe(uow, permit)
+
+    @rpc(expected_exceptions=EXPECTED_ERRORS)
+    def revoke(self, number: str, payload: Any) -> dict[str, Any]:
+        with self.db.unit_of_work() as uow:
+            now, today = self.clock.now(), self.clock.today()
+            return register.describe(uow, lifecycle.revoke(uow, number, payload, now, today))
+
+    @rpc(expected_exceptions=EXPECTED_ERRORS)
+    def cancel(self, number: str, payload: Any) -> dict[str, Any]:
+        with self.db.unit_of_work() as uow:
+            now, today = self.clock.now(), self.clock.today()
+            return register.describe(uow, lifecycle.cancel(uow, number, payload, now, today))
+
+    @rpc(expected_exceptions=EXPECTED_ERRORS)
+    def expire_due(self, today: str | None = None) -> dict[str, Any]:
+        """Expire every permit whose validity ended before ``today`` (ISO date; default:
+        the authority's today). The timer calls it; tests and ops may too."""
+        day = lifecycle.parse_day(today) if today else self.clock.today()
+        expired: list[str] = []
+        while True:
+            with self.db.unit_of_work() as uow:
+                batch = lifecycle.expire_due(uow, day, self.clock.now())
+            expired += batch
+            if len(batch) < lifecycle.EXPIRY_BATCH:
+                return {"today": day.isoformat(), "expired": expired}

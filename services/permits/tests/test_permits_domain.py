@@ -280,17 +280,3 @@ def test_signature_does_not_depend_on_key_order():
     document = sign(key, good_payload())
     reordered = {**document, "payload": dict(reversed(list(document["payload"].items())))}
     assert verify(key.public_key(), reordered)
-
-
-@pytest.mark.parametrize(
-    ("status", "day", "reason"),
-    [
-        ("issued", date(2027, 1, 1), "not yet valid: valid from 2027-01-15"),
-        ("issued", date(2028, 1, 1), "expired on 2027-12-31"),
-        ("revoked", date(2027, 6, 1), "the permit is revoked"),
-    ],
-)
-def test_invalidity_reason_says_why(status, day, reason):
-    from permits.domain import invalidity_reason
-
-    assert invalidity_reason(status, date(2027, 1, 15), date(2027, 12, 31), day) == reason

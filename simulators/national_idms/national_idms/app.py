@@ -5,8 +5,11 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -15,13 +18,16 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from national_idms import auth
-from national_idms.models import AuthRequest
+from national_idms.models import AuthRequest, IdentityEvent
 from national_idms.store import DuplicateDocumentError, Store, UnknownDocumentError
 from national_idms.validation import (
     ValidationError,
     parse_auth_request,
+    parse_fault,
+    parse_feed_query,
     parse_new_person,
     parse_person_patch,
+    parse_report,
 )
 
 if TYPE_CHECKING:
@@ -41,6 +47,47 @@ Clock = Callable[[], datetime]
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass
+class Fault:
+    """An injected failure of the partner API (``/v1/*``): status, delay, how many more."""
+
+    status: int
+    delay_ms: int
+    remaining: int | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"status": self.status, "delay_ms": self.delay_ms, "remaining": self.remaining}
+
+
+class PartnerApiControl:
+    """Fault injection and request counters for the partner API; shared by server threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.fault: Fault | None = None
+        self.received: Counter[str] = Counter()
+
+    def arrived(self, endpoint: str) -> Fault | None:
+        """Count a request that reached the IDMS; return the fault it must suffer, if any."""
+        with self._lock:
+            self.received[endpoint] += 1
+            fault = self.fault
+            if fault is not None and fault.remaining is not None:
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    self.fault = None
+            return fault
+
+    def set_fault(self, fault: Fault | None) -> None:
+        with self._lock:
+            self.fault = fault
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            fault = self.fault.to_json() if self.fault else None
+            return {"requests": dict(self.received), "fault": fault}
 
 
 class JsonRequest(Request):
@@ -90,9 +137,15 @@ class IdmsApp:
         self.store = store
         self.partner_key = partner_key
         self.clock = clock
+        self.control = PartnerApiControl()
         self.url_map = Map(
             [
                 Rule("/v1/auth", endpoint="auth", methods=["POST"]),
+                Rule("/v1/events", endpoint="events", methods=["GET"]),
+                Rule("/admin/reports", endpoint="report", methods=["POST"]),
+                Rule("/admin/faults", endpoint="set_fault", methods=["PUT"]),
+                Rule("/admin/faults", endpoint="clear_fault", methods=["DELETE"]),
+                Rule("/admin/stats", endpoint="stats", methods=["GET"]),
                 Rule("/admin/persons", endpoint="create_person", methods=["POST"]),
                 Rule("/admin/persons/<person_id>", endpoint="get_person", methods=["GET"]),
                 Rule("/admin/persons/<person_id>", endpoint="patch_person", methods=["PATCH"]),
@@ -120,7 +173,20 @@ class IdmsApp:
 
     # --- identity authentication -------------------------------------------------------
 
+    def _injected_failure(self, endpoint: str) -> Response | None:
+        fault = self.control.arrived(endpoint)
+        if fault is None:
+            return None
+        if fault.delay_ms:
+            time.sleep(fault.delay_ms / 1000)
+        if fault.status == 200:  # a slow but otherwise normal answer
+            return None
+        return error_list_response(fault.status, f"IDMS-HTTP-{fault.status}", "injected fault")
+
     def on_auth(self, request: JsonRequest) -> Response:
+        failure = self._injected_failure("auth")
+        if failure is not None:
+            return failure
         if not self._partner_key_ok(request):
             return error_list_response(401, BAD_PARTNER_KEY, "invalid partner key")
         try:
@@ -163,7 +229,76 @@ class IdmsApp:
             "errors": [error.to_json() for error in errors],
         }
 
+    # --- identity events feed ----------------------------------------------------------
+
+    def on_events(self, request: JsonRequest) -> Response:
+        failure = self._injected_failure("events")
+        if failure is not None:
+            return failure
+        if not self._partner_key_ok(request):
+            return error_list_response(401, BAD_PARTNER_KEY, "invalid partner key")
+        try:
+            after, limit = parse_feed_query(request.args)
+        except ValidationError as exc:
+            return json_response({"errors": field_errors_as_list(exc.errors)}, 400)
+        events, last = self.store.events_after(after, limit)
+        body = {"events": [self._event_json(event) for event in events], "lastSequence": last}
+        return json_response(body)
+
+    def _event_json(self, event: IdentityEvent) -> dict[str, Any]:
+        document = None
+        if event.document_number is not None:
+            document = {
+                "individualId": event.document_number,
+                "individualIdType": "PASSPORT",
+                "issuingCountry": event.issuing_country,
+            }
+        return {
+            "sequence": event.sequence,
+            "eventId": event.event_id,
+            "eventType": event.event_type,
+            "occurredAt": event.occurred_at,
+            "personToken": auth.person_token(self.partner_key, event.person_id),
+            "document": document,
+        }
+
     # --- admin -------------------------------------------------------------------------
+
+    def on_report(self, request: JsonRequest) -> Response:
+        try:
+            report = parse_report(read_json(request))
+        except MalformedJson:
+            return json_response({"errors": NOT_JSON}, 400)
+        except ValidationError as exc:
+            return json_response({"errors": exc.errors}, 400)
+        recorded = self.store.report(report, self.clock())
+        if recorded is None:
+            return json_response({"errors": {"document": ["no one holds this document"]}}, 404)
+        event, person = recorded
+        body = {
+            "sequence": event.sequence,
+            "event_id": event.event_id,
+            "event_type": event.event_type,
+            "person": person.to_json(),
+        }
+        return json_response(body, 201)
+
+    def on_set_fault(self, request: JsonRequest) -> Response:
+        try:
+            status, delay_ms, count = parse_fault(read_json(request))
+        except MalformedJson:
+            return json_response({"errors": NOT_JSON}, 400)
+        except ValidationError as exc:
+            return json_response({"errors": exc.errors}, 400)
+        self.control.set_fault(Fault(status, delay_ms, count))
+        return json_response(self.control.stats())
+
+    def on_clear_fault(self, request: JsonRequest) -> Response:
+        self.control.set_fault(None)
+        return json_response(self.control.stats())
+
+    def on_stats(self, request: JsonRequest) -> Response:
+        return json_response(self.control.stats())
 
     def on_create_person(self, request: JsonRequest) -> Response:
         try:
@@ -185,7 +320,8 @@ class IdmsApp:
 
     def on_patch_person(self, request: JsonRequest, person_id: str) -> Response:
         try:
-            person = self.store.update_person(person_id, parse_person_patch(read_json(request)))
+            patch = parse_person_patch(read_json(request))
+            person = self.store.update_person(person_id, patch, self.clock())
         except MalformedJson:
             return json_response({"errors": NOT_JSON}, 400)
         except (ValidationError, UnknownDocumentError) as exc:

@@ -9,6 +9,15 @@ from typing import Any
 DOCUMENT_TYPES: tuple[str, ...] = ("passport",)
 DOCUMENT_STATUSES: tuple[str, ...] = ("valid", "lost", "stolen", "revoked")
 SEXES: tuple[str, ...] = ("M", "F", "X")
+# What the IDMS reports to subscribed partners (GET /v1/events); the first three
+# concern one document, the last two the person.
+DOCUMENT_REPORTS: dict[str, str] = {
+    "document_lost": "lost",
+    "document_stolen": "stolen",
+    "document_revoked": "revoked",
+}
+PERSON_REPORTS: tuple[str, ...] = ("entry_ban_added", "person_deceased")
+REPORT_TYPES: tuple[str, ...] = (*DOCUMENT_REPORTS, *PERSON_REPORTS)
 
 
 @dataclass(frozen=True)
@@ -56,6 +65,7 @@ class Person:
     nationality: str
     documents: tuple[Document, ...]
     entry_ban: bool
+    deceased: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -67,6 +77,7 @@ class Person:
             "nationality": self.nationality,
             "documents": [document.to_json() for document in self.documents],
             "entry_ban": self.entry_ban,
+            "deceased": self.deceased,
         }
 
 
@@ -110,3 +121,25 @@ class AuthRequest:
     individual_id_type: str
     issuing_country: str
     demographics: Demographics
+
+
+@dataclass(frozen=True)
+class Report:
+    """An admin report about a document's holder: stolen, lost, revoked, banned, deceased."""
+
+    event_type: str
+    number: str
+    issuing_country: str
+
+
+@dataclass(frozen=True)
+class IdentityEvent:
+    """A change in the register that subscribed partners are told about."""
+
+    sequence: int
+    event_id: str
+    event_type: str
+    occurred_at: str
+    person_id: str
+    document_number: str | None
+    issuing_country: str | None

@@ -12,12 +12,20 @@ import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import UTC, date, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from national_idms.models import Document, NewPerson, Person, PersonPatch
+from national_idms.models import (
+    DOCUMENT_REPORTS,
+    Document,
+    IdentityEvent,
+    NewPerson,
+    Person,
+    PersonPatch,
+    Report,
+)
 from national_idms.validation import parse_new_person
 
 MEMORY = ":memory:"
@@ -42,7 +50,20 @@ CREATE TABLE IF NOT EXISTS documents (
     PRIMARY KEY (issuing_country, number)
 );
 CREATE INDEX IF NOT EXISTS documents_by_person ON documents (person_id);
+CREATE TABLE IF NOT EXISTS identity_events (
+    sequence        INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id        TEXT NOT NULL UNIQUE,
+    event_type      TEXT NOT NULL,
+    occurred_at     TEXT NOT NULL,
+    person_id       TEXT NOT NULL REFERENCES persons (person_id) ON DELETE CASCADE,
+    document_number TEXT,
+    issuing_country TEXT
+);
 """
+# Columns added after the first release, for store files made before them.
+_ADDED_COLUMNS = {
+    "persons": {"deceased": "INTEGER NOT NULL DEFAULT 0 CHECK (deceased IN (0, 1))"},
+}
 
 
 class DuplicateDocumentError(Exception):
@@ -72,6 +93,7 @@ class Store:
         self._conn.row_factory = sqlite3.Row
         self._conn.execute("PRAGMA foreign_keys = ON")
         self._conn.executescript(_SCHEMA)
+        _add_missing_columns(self._conn)
 
     def close(self) -> None:
         with self._lock:
@@ -127,25 +149,70 @@ class Store:
                 ids.append(person_id)
         return ids
 
-    def update_person(self, person_id: str, patch: PersonPatch) -> Person | None:
-        """Apply an admin patch atomically; None if there is no such person."""
+    def update_person(
+        self, person_id: str, patch: PersonPatch, now: datetime | None = None
+    ) -> Person | None:
+        """Apply an admin patch atomically; None if there is no such person. A document
+        newly lost, stolen or revoked, or a new entry ban, is also an identity event."""
+        at = now or datetime.now(UTC)
         with self._transaction() as conn:
             person = _load_person(conn, person_id)
             if person is None:
                 return None
             _reject_foreign_documents(person, patch)
             if patch.entry_ban is not None:
-                conn.execute(
-                    "UPDATE persons SET entry_ban = ? WHERE person_id = ?",
-                    (int(patch.entry_ban), person_id),
-                )
+                if patch.entry_ban and not person.entry_ban:
+                    _append_event(conn, "entry_ban_added", person_id, None, at)
+                _set_entry_ban(conn, person_id, patch.entry_ban)
+            statuses = {(d.number, d.issuing_country): d.status for d in person.documents}
             for change in patch.documents:
-                conn.execute(
-                    "UPDATE documents SET status = ? "
-                    "WHERE person_id = ? AND number = ? AND issuing_country = ?",
-                    (change.status, person_id, change.number, change.issuing_country),
-                )
+                key = (change.number, change.issuing_country)
+                if change.status != "valid" and statuses[key] != change.status:
+                    _append_event(conn, f"document_{change.status}", person_id, key, at)
+                _set_document_status(conn, person_id, key, change.status)
             return _load_person(conn, person_id)
+
+    def report(self, report: Report, now: datetime) -> tuple[IdentityEvent, Person] | None:
+        """Record what happened to a document's holder and publish it as an identity event.
+        None when no one holds that document."""
+        key = (report.number, report.issuing_country)
+        with self._transaction() as conn:
+            row = conn.execute(
+                "SELECT person_id FROM documents WHERE number = ? AND issuing_country = ?", key
+            ).fetchone()
+            if row is None:
+                return None
+            person_id = row["person_id"]
+            if report.event_type in DOCUMENT_REPORTS:
+                _set_document_status(conn, person_id, key, DOCUMENT_REPORTS[report.event_type])
+                event = _append_event(conn, report.event_type, person_id, key, now)
+            else:
+                if report.event_type == "entry_ban_added":
+                    _set_entry_ban(conn, person_id, True)
+                else:  # person_deceased: their documents are cancelled with them
+                    conn.execute(
+                        "UPDATE persons SET deceased = 1 WHERE person_id = ?", (person_id,)
+                    )
+                    conn.execute(
+                        "UPDATE documents SET status = 'revoked' "
+                        "WHERE person_id = ? AND status = 'valid'",
+                        (person_id,),
+                    )
+                event = _append_event(conn, report.event_type, person_id, None, now)
+            person = _load_person(conn, person_id)
+        assert person is not None
+        return event, person
+
+    def events_after(self, after: int, limit: int) -> tuple[list[IdentityEvent], int]:
+        """Identity events with a sequence above ``after``, oldest first, and the last
+        sequence there is (so a subscriber knows whether it has caught up)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT * FROM identity_events WHERE sequence > ? ORDER BY sequence LIMIT ?",
+                (after, limit),
+            ).fetchall()
+            last = self._conn.execute("SELECT MAX(sequence) FROM identity_events").fetchone()[0]
+        return [_event(row) for row in rows], int(last or 0)
 
     def seed_if_empty(self, today: date, seed: list[dict[str, Any]] | None = None) -> int:
         """Load the demo register when the store holds nobody; return how many were added."""
@@ -154,6 +221,61 @@ class Store:
         records = load_seed() if seed is None else seed
         people = [(_seed_person(record, today), record.get("person_id")) for record in records]
         return len(self.create_persons(people))
+
+
+def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    for table, columns in _ADDED_COLUMNS.items():
+        present = {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}
+        for name, definition in columns.items():
+            if name not in present:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {definition}")
+    conn.commit()
+
+
+def _set_entry_ban(conn: sqlite3.Connection, person_id: str, banned: bool) -> None:
+    conn.execute("UPDATE persons SET entry_ban = ? WHERE person_id = ?", (int(banned), person_id))
+
+
+def _set_document_status(
+    conn: sqlite3.Connection, person_id: str, key: tuple[str, str], status: str
+) -> None:
+    conn.execute(
+        "UPDATE documents SET status = ? WHERE person_id = ? AND number = ? AND issuing_country = ?",
+        (status, person_id, *key),
+    )
+
+
+def _append_event(
+    conn: sqlite3.Connection,
+    event_type: str,
+    person_id: str,
+    document: tuple[str, str] | None,
+    now: datetime,
+) -> IdentityEvent:
+    number, country = document or (None, None)
+    event_id = str(uuid.uuid4())
+    occurred_at = now.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    cursor = conn.execute(
+        "INSERT INTO identity_events (event_id, event_type, occurred_at, person_id, "
+        "document_number, issuing_country) VALUES (?, ?, ?, ?, ?, ?)",
+        (event_id, event_type, occurred_at, person_id, number, country),
+    )
+    assert cursor.lastrowid is not None
+    return IdentityEvent(
+        cursor.lastrowid, event_id, event_type, occurred_at, person_id, number, country
+    )
+
+
+def _event(row: sqlite3.Row) -> IdentityEvent:
+    return IdentityEvent(
+        sequence=row["sequence"],
+        event_id=row["event_id"],
+        event_type=row["event_type"],
+        occurred_at=row["occurred_at"],
+        person_id=row["person_id"],
+        document_number=row["document_number"],
+        issuing_country=row["issuing_country"],
+    )
 
 
 def load_seed() -> list[dict[str, Any]]:
@@ -233,6 +355,7 @@ def _load_person(conn: sqlite3.Connection, person_id: str) -> Person | None:
         nationality=row["nationality"],
         documents=tuple(_document(doc) for doc in doc_rows),
         entry_ban=bool(row["entry_ban"]),
+        deceased=bool(row["deceased"]),
     )
 
 

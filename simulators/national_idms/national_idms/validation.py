@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from national_idms.models import (
     DOCUMENT_STATUSES,
     DOCUMENT_TYPES,
+    REPORT_TYPES,
     SEXES,
     AuthRequest,
     Demographics,
@@ -22,6 +23,7 @@ from national_idms.models import (
     DocumentStatusChange,
     NewPerson,
     PersonPatch,
+    Report,
 )
 
 FieldErrors = dict[str, list[str]]
@@ -43,6 +45,9 @@ PERSON_FIELDS = frozenset(
 DOCUMENT_FIELDS = frozenset({"type", "number", "issuing_country", "expiry_date", "status"})
 PATCH_FIELDS = frozenset({"entry_ban", "documents"})
 PATCH_DOCUMENT_FIELDS = frozenset({"number", "issuing_country", "status"})
+REPORT_FIELDS = frozenset({"report", "document"})
+REPORT_DOCUMENT_FIELDS = frozenset({"number", "issuing_country"})
+MAX_FEED_LIMIT = 500
 
 
 class ValidationError(Exception):
@@ -274,6 +279,64 @@ def _parse_status_change(checker: _Checker, raw: Any, prefix: str) -> DocumentSt
     if number is None or issuing_country is None or status is None:
         return None
     return DocumentStatusChange(number=number, issuing_country=issuing_country, status=status)
+
+
+# --- admin: reports (stolen, lost, revoked, entry ban, death) -----------------------------
+
+
+def parse_report(payload: Any) -> Report:
+    """Validate a POST /admin/reports body: what happened, and the holder's document."""
+    checker = _Checker()
+    body = checker.obj(payload, "")
+    checker.raise_if_any()
+    assert body is not None
+    checker.reject_unknown(body, REPORT_FIELDS, "")
+    event_type = checker.choice(body, "report", REPORT_TYPES)
+    document = checker.obj(body.get("document"), "document")
+    number = issuing_country = None
+    if document is not None:
+        checker.reject_unknown(document, REPORT_DOCUMENT_FIELDS, "document")
+        number = checker.document_number(document, "number", "document")
+        issuing_country = checker.country(document, "issuing_country", "document")
+    checker.raise_if_any()
+    return Report(_present(event_type), _present(number), _present(issuing_country))
+
+
+FAULT_FIELDS = frozenset({"status", "delay_ms", "count"})
+
+
+def parse_fault(payload: Any) -> tuple[int, int, int | None]:
+    """Validate a PUT /admin/faults body: (status, delay_ms, count or None for until cleared)."""
+    checker = _Checker()
+    body = checker.obj(payload, "")
+    checker.raise_if_any()
+    assert body is not None
+    checker.reject_unknown(body, FAULT_FIELDS, "")
+    limits = {"status": (200, 599, 503), "delay_ms": (0, 60_000, 0), "count": (1, 10**6, None)}
+    values: dict[str, int | None] = {}
+    for name, (low, high, default) in limits.items():
+        raw = body.get(name, default)
+        if raw is not None and (isinstance(raw, bool) or not isinstance(raw, int)):
+            checker.add(name, "must be a whole number")
+        elif raw is not None and not low <= raw <= high:
+            checker.add(name, f"must be from {low} to {high}")
+        values[name] = raw
+    checker.raise_if_any()
+    return _present(values["status"]), _present(values["delay_ms"]), values["count"]
+
+
+def parse_feed_query(args: Mapping[str, str]) -> tuple[int, int]:
+    """``after`` (a sequence number, default 0) and ``limit`` (1..500, default 100)."""
+    checker = _Checker()
+    values = {}
+    for name, default, low, high in (("after", 0, 0, 2**62), ("limit", 100, 1, MAX_FEED_LIMIT)):
+        raw = args.get(name, str(default))
+        if not raw.isdigit() or not low <= int(raw) <= high:
+            checker.add(name, f"must be a whole number from {low} to {high}")
+            continue
+        values[name] = int(raw)
+    checker.raise_if_any()
+    return values["after"], values["limit"]
 
 
 # --- identity authentication request -------------------------------------------------------

@@ -267,7 +267,7 @@ def test_create_get_and_patch_person(client: Client) -> None:
 
     fetched = client.get(f"/admin/persons/{person_id}")
     assert fetched.status_code == 200
-    assert fetched.get_json() == {"person_id": person_id, **new_person()}
+    assert fetched.get_json() == {"person_id": person_id, **new_person(), "deceased": False}
 
     body = auth_body()
     body.update(individualId="FZ123456", issuingCountry="BRA")

@@ -45,6 +45,8 @@ def demographics(**overrides: object) -> Demographics:
         ("Anh   Thi", "anh thi"),
         ("Nguyễn", "nguyen"),
         ("Straße", "strasse"),
+        ("Сергей Иванов", "sergey ivanov"),
+        ("Պետրոսյան", "petrosyan"),
     ],
 )
 def test_normalise_name(raw: str, expected: str) -> None:
@@ -62,6 +64,37 @@ def test_normalise_name(raw: str, expected: str) -> None:
         ("Maria Clara", "Maria Clara"),
         ("Siobhan", "Siobhán"),
         ("O Brien", "O'Brien"),
+        ("OBrien", "O'Brien"),
+        # Cyrillic script and transliteration systems (ICAO, BGN, German)
+        ("Сергей", "Sergei"),
+        ("Sergey", "Sergei"),
+        ("Иванов", "Ivanov"),
+        ("Iwanow", "Ivanov"),
+        ("Iwanowa", "Ivanova"),
+        ("Дмитрий", "Dmitry"),
+        ("Dmitrii", "Dmitriy"),
+        ("Сергеев", "Sergeyev"),
+        ("Юлия", "Yulia"),
+        ("Julija", "Yuliya"),
+        ("Наталья", "Natalia"),
+        ("Елена", "Yelena"),
+        ("Михаил", "Mikhail"),
+        ("Александр", "Alexandr"),
+        ("Хачатурян", "Khachaturyan"),
+        # Armenian script and its transliterations
+        ("Պետրոսյան", "Petrosyan"),
+        ("Petrossian", "Petrosyan"),
+        ("Petrosjan", "Petrosyan"),
+        ("Խաչատրյան", "Khachatryan"),
+        ("Մկրտչյան", "Mkrtchyan"),
+        ("Mkrttchian", "Mkrtchyan"),
+        ("Եղիազարյան", "Yeghiazaryan"),
+        ("Ոսկանյան", "Voskanyan"),
+        ("Ծառուկյան", "Tsarukyan"),
+        ("Գևորգյան", "Gevorgyan"),
+        ("Հովհաննիսյան", "Hovhannisyan"),
+        ("ԱՆԱՀԻՏ", "anahit"),
+        ("Արամ Սերգեյի", "Aram-Sergei"),
     ],
 )
 def test_names_match(presented: str, registered: str) -> None:
@@ -74,11 +107,33 @@ def test_names_match(presented: str, registered: str) -> None:
         ("Kumari", "Kumar"),
         ("Anh", "Anh Thi"),
         ("Thi Anh", "Anh Thi"),
-        ("Sergey", "Sergei"),
+        ("Sergio", "Sergei"),
+        ("Сергей", "Sergio"),
+        ("Ivanova", "Ivanov"),
+        ("Иванова", "Ivanov"),
+        ("Marina", "Maria"),
+        ("Anna", "Anahit"),
+        ("Арам", "Armen"),
+        ("Aram", "Armen"),
+        ("Hakob", "Hakobyan"),
+        ("Petrosova", "Petrosyan"),
+        ("Պետրոսյան", "Petrosov"),
+        ("Ravindra", "Ravi"),
+        ("Nunes", "Nuñez"),
+        ("Aram", "Aram Sergei"),
     ],
 )
 def test_names_do_not_match(presented: str, registered: str) -> None:
     assert not names_match(presented, registered)
+
+
+def test_same_person_in_cyrillic_script_matches_and_another_does_not() -> None:
+    sergei = Person(**{**RAVI.__dict__, "given_names": "Sergei", "surname": "Ivanov"})
+    assert (
+        demographic_mismatches(demographics(given_names="Сергей", surname="Иванов"), sergei) == []
+    )
+    presented = demographics(given_names="Сергей", surname="Иванова")
+    assert demographic_mismatches(presented, sergei) == ["surname"]
 
 
 def test_exact_demographics_match() -> None:

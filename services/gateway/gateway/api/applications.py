@@ -1,48 +1,256 @@
-"""Routes for applications: file, list, read, decide, notices."""
+"""Routes for applications: file, list and search, read, act on a case (decide,
+send back, resubmit, withdraw, close, assign, pay), documents, history, notices.
+
+Who is acting comes from the ``X-WPIS-Role`` and ``X-WPIS-Actor`` headers (or
+``role`` / ``actor`` in a JSON body): a documented stand-in until W6 brings
+real accounts. The applications service checks the role against its
+transition table (403 for a role that may not act, 409 for a state that does
+not allow the action). See docs/applications.md.
+"""
 
 from __future__ import annotations
 
+import base64
 import json
+import re
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
 
+from nameko.exceptions import RemoteError
 from nameko.web.handlers import http
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
 from gateway import domain
-from gateway.api.base import API, ApiBase, invalid, malformed
+from gateway.api.base import API, ApiBase, invalid, json_response, malformed
+
+LIST_PARAMS = frozenset(
+    {"status", "kind", "employer", "nationality", "submitted_from", "submitted_to", "overdue",
+     "assigned_to", "q", "limit", "cursor"}
+)  # fmt: skip
+MULTIPART_OVERHEAD = 64 * 1024  # form fields and part headers around the file
+SAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
+# Errors of the applications service the shared mapping does not know.
+EXTRA_ERRORS = {"Forbidden": (403, "forbidden")}
 
 
 class ApplicationsApi(ApiBase):
+    applications: Any
+    notifications: Any
+
+    # -- filing, reading, listing ----------------------------------------------------
+
     @http("POST", f"{API}/applications")
     def submit_application(self, request: Request) -> Response:
-        payload, problem = domain.parse_json_body(request.get_data())
+        payload, who, problem = _json_and_who(request)
         if problem:
             return self.audited(request, malformed(problem))
-        response = self.call(lambda: self.applications.submit(payload), 201)
+        response = self._call(lambda: self.applications.submit(payload, who), 201)
         return self.audited(request, response, subject=_created_id(response))
 
     @http("GET", f"{API}/applications")
     def list_applications(self, request: Request) -> Response:
-        status = request.args.get("status") or None
-        limit = request.args.get("limit", "100")
-        if not limit.isdigit() or not 1 <= int(limit) <= 500:
-            return invalid({"limit": ["must be a whole number from 1 to 500"]})
-        return self.call(lambda: self.applications.list(status=status, limit=int(limit)))
+        unknown = sorted(set(request.args) - LIST_PARAMS)
+        if unknown:
+            return invalid({name: ["unknown query parameter"] for name in unknown})
+        filters = _list_filters(request)
+        response = self._call(lambda: self.applications.search(filters, _who(request)))
+        if response.status_code != 200:
+            return response
+        page = json.loads(response.get_data())
+        answer = json_response(200, page["items"])
+        if page["next_cursor"]:
+            answer.headers["X-Next-Cursor"] = page["next_cursor"]
+            query = {key: value for key, value in request.args.items() if key != "cursor"}
+            query["cursor"] = page["next_cursor"]
+            answer.headers["Link"] = f'<{request.path}?{urlencode(query)}>; rel="next"'
+        return answer
 
     @http("GET", f"{API}/applications/<string:application_id>")
     def get_application(self, request: Request, application_id: str) -> Response:
-        return self.call(lambda: self.applications.get(application_id))
+        return self._call(lambda: self.applications.get(application_id, _who(request)))
 
-    @http("POST", f"{API}/applications/<string:application_id>/decision")
-    def decide(self, request: Request, application_id: str) -> Response:
-        payload, problem = domain.parse_json_body(request.get_data())
-        if problem:
-            return self.audited(request, malformed(problem), application_id)
-        response = self.call(lambda: self.applications.decide(application_id, payload))
-        return self.audited(request, response, application_id)
+    @http("GET", f"{API}/applications/<string:application_id>/history")
+    def application_history(self, request: Request, application_id: str) -> Response:
+        return self._call(lambda: self.applications.history(application_id, _who(request)))
+
+    @http("GET", f"{API}/application-rules")
+    def application_rules(self, request: Request) -> Response:
+        return self._call(lambda: self.applications.rules())
 
     @http("GET", f"{API}/applications/<string:application_id>/notifications")
     def application_notifications(self, request: Request, application_id: str) -> Response:
         return self.call(lambda: self.notifications.deliveries_for(application_id))
+
+    # -- acting on a case --------------------------------------------------------------
+
+    @http("POST", f"{API}/applications/<string:application_id>/decision")
+    def decide(self, request: Request, application_id: str) -> Response:
+        return self._act(request, application_id, self.applications.decide)
+
+    @http("POST", f"{API}/applications/<string:application_id>/send-back")
+    def send_back(self, request: Request, application_id: str) -> Response:
+        return self._act(request, application_id, self.applications.send_back)
+
+    @http("POST", f"{API}/applications/<string:application_id>/resubmit")
+    def resubmit(self, request: Request, application_id: str) -> Response:
+        return self._act(request, application_id, self.applications.resubmit, empty_ok=True)
+
+    @http("POST", f"{API}/applications/<string:application_id>/withdraw")
+    def withdraw(self, request: Request, application_id: str) -> Response:
+        return self._act(request, application_id, self.applications.withdraw, empty_ok=True)
+
+    @http("POST", f"{API}/applications/<string:application_id>/close")
+    def close(self, request: Request, application_id: str) -> Response:
+        return self._act(request, application_id, self.applications.close)
+
+    @http("POST", f"{API}/applications/<string:application_id>/assignment")
+    def assign(self, request: Request, application_id: str) -> Response:
+        return self._act(request, application_id, self.applications.assign)
+
+    @http("POST", f"{API}/applications/<string:application_id>/fee")
+    def pay_fee(self, request: Request, application_id: str) -> Response:
+        return self._act(request, application_id, self.applications.pay_fee)
+
+    @http("POST", f"{API}/applications/<string:application_id>/submit")
+    def submit_draft(self, request: Request, application_id: str) -> Response:
+        _payload, who, problem = _json_and_who(request, empty_ok=True)
+        if problem:
+            return self.audited(request, malformed(problem), application_id)
+        response = self._call(lambda: self.applications.submit_draft(application_id, who))
+        return self.audited(request, response, application_id)
+
+    # -- documents ---------------------------------------------------------------------
+
+    @http("GET", f"{API}/applications/<string:application_id>/documents")
+    def list_documents(self, request: Request, application_id: str) -> Response:
+        return self._call(lambda: self.applications.documents_of(application_id, _who(request)))
+
+    @http("POST", f"{API}/applications/<string:application_id>/documents")
+    def upload_document(self, request: Request, application_id: str) -> Response:
+        response = self._upload(request, application_id)
+        return self.audited(request, response, application_id)
+
+    @http("GET", f"{API}/applications/<string:application_id>/documents/<string:document_id>")
+    def download_document(self, request: Request, application_id: str, document_id: str):
+        answer = self._call(
+            lambda: self.applications.document(application_id, document_id, _who(request))
+        )
+        if answer.status_code != 200:
+            return answer
+        document = json.loads(answer.get_data())
+        filename = SAFE_FILENAME.sub("_", document["filename"])[:100] or "document"
+        return Response(
+            base64.b64decode(document["content"]),
+            mimetype=document["media_type"],
+            headers={
+                "Content-Disposition": f'attachment; filename="{filename}"',
+                "X-Content-Type-Options": "nosniff",
+                "ETag": f'"{document["sha256"]}"',
+                "Cache-Control": "private, no-store",
+            },
+        )
+
+    def _upload(self, request: Request, application_id: str) -> Response:
+        if request.mimetype != "multipart/form-data":
+            return malformed("send the document as multipart/form-data with a 'file' part")
+        rules = self._call(lambda: self.applications.rules())
+        if rules.status_code != 200:
+            return rules
+        limit = json.loads(rules.get_data())["document_max_bytes"]
+        if (request.content_length or 0) > limit + MULTIPART_OVERHEAD:
+            return _too_large(limit)
+        request.max_content_length = limit + MULTIPART_OVERHEAD
+        try:
+            upload = request.files.get("file")
+            form = request.form
+        except RequestEntityTooLarge:
+            return _too_large(limit)
+        if upload is None:
+            return invalid({"file": ["missing: send the document in a part named 'file'"]})
+        content = upload.read(limit + 1)
+        if len(content) > limit:
+            return _too_large(limit)
+        payload = {
+            "document_type": form.get("document_type", ""),
+            "filename": upload.filename or "document",
+            "content_type": upload.mimetype or None,
+            "content": base64.b64encode(content).decode(),
+        }
+        who = _who(request)
+        return self._call(lambda: self.applications.add_document(application_id, payload, who), 201)
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def _act(
+        self, request: Request, application_id: str, method: Callable, empty_ok: bool = False
+    ) -> Response:
+        payload, who, problem = _json_and_who(request, empty_ok)
+        if problem:
+            return self.audited(request, malformed(problem), application_id)
+        response = self._call(lambda: method(application_id, payload, who))
+        return self.audited(request, response, application_id)
+
+    def _call(self, rpc_call: Callable[[], Any], success_status: int = 200) -> Response:
+        """``ApiBase.call``, plus the applications service's own error types."""
+        caught: list[RemoteError] = []
+
+        def guarded() -> Any:
+            try:
+                return rpc_call()
+            except RemoteError as error:
+                if error.exc_type not in EXTRA_ERRORS:
+                    raise
+                caught.append(error)
+                return None
+
+        response = self.call(guarded, success_status)
+        if not caught:
+            return response
+        status, slug = EXTRA_ERRORS[caught[0].exc_type]
+        _, body = domain.error_from_remote("WpisError", caught[0].value)
+        return json_response(status, {**body, "error": slug})
+
+
+def _who(request: Request, body: Any = None) -> dict[str, Any]:
+    body = body if isinstance(body, dict) else {}
+    return {
+        "role": request.headers.get("X-WPIS-Role") or body.get("role"),
+        "actor": request.headers.get("X-WPIS-Actor") or body.get("actor"),
+    }
+
+
+def _json_and_who(
+    request: Request, empty_ok: bool = False
+) -> tuple[Any, dict[str, Any], str | None]:
+    if empty_ok and not request.get_data().strip():
+        return {}, _who(request), None
+    payload, problem = domain.parse_json_body(request.get_data())
+    if problem:
+        return None, _who(request), problem
+    who = _who(request, payload)
+    if isinstance(payload, dict):
+        payload = {key: value for key, value in payload.items() if key not in ("role", "actor")}
+    return payload, who, None
+
+
+def _list_filters(request: Request) -> dict[str, Any]:
+    filters: dict[str, Any] = {
+        key: value for key, value in request.args.items() if value.strip() != ""
+    }
+    if "status" in filters:
+        filters["status"] = [s.strip() for s in filters["status"].split(",") if s.strip()]
+    return filters
+
+
+def _too_large(limit: int) -> Response:
+    body = {
+        "error": "payload_too_large",
+        "message": f"the document is larger than {limit} bytes",
+        "errors": {"file": [f"larger than the limit of {limit} bytes"]},
+    }
+    return json_response(413, body)
 
 
 def _created_id(response: Response) -> str | None:

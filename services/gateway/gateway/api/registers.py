@@ -1,22 +1,149 @@
-"""Routes for the permit and contract registers and public verification."""
+"""Routes for the permit and contract registers and public verification.
+
+Officer and employer actions on a permit go to the permits service, which
+owns the state machine (409 for an action the permit's status does not
+allow). Public verification (JSON API and the HTML page at ``/verify``) is
+rate limited per client address (429 with Retry-After).
+"""
 
 from __future__ import annotations
+
+import base64
+import html
+import json
+from importlib import resources
+from string import Template
+from typing import Any
 
 from nameko.web.handlers import http
 from werkzeug.wrappers import Request, Response
 
-from gateway.api.base import API, ApiBase
+from gateway import domain
+from gateway.api.base import API, ApiBase, json_response, malformed
+
+PERMIT_ACTIONS = frozenset({"extend", "amend", "suspend", "reinstate", "revoke", "cancel"})
 
 
 class RegistersApi(ApiBase):
+    verify_limit: Any
+
     @http("GET", f"{API}/permits/<string:number>")
     def get_permit(self, request: Request, number: str) -> Response:
         return self.call(lambda: self.permits.get(number))
+
+    @http("POST", f"{API}/permits/<string:number>/<string:action>")
+    def change_permit(self, request: Request, number: str, action: str) -> Response:
+        if action not in PERMIT_ACTIONS:
+            body = {"error": "not_found", "message": f"no permit action {action!r}",
+                    "allowed": sorted(PERMIT_ACTIONS)}  # fmt: skip
+            return json_response(404, body)
+        payload, problem = domain.parse_json_body(request.get_data())
+        if problem:
+            return self.audited(request, malformed(problem), number)
+        response = self.call(lambda: getattr(self.permits, action)(number, payload))
+        return self.audited(request, response, number)
+
+    @http("GET", f"{API}/permits/<string:number>/document")
+    def permit_document(self, request: Request, number: str) -> Response:
+        answer = self.call(lambda: self.permits.document(number))
+        if answer.status_code != 200:
+            return answer
+        document = json.loads(answer.get_data())
+        return Response(
+            base64.b64decode(document["pdf_base64"]),
+            mimetype="application/pdf",
+            headers={"Content-Disposition": f'inline; filename="{document["filename"]}"'},
+        )
 
     @http("GET", f"{API}/contracts/<string:contract_id>")
     def get_contract(self, request: Request, contract_id: str) -> Response:
         return self.call(lambda: self.contracts.get(contract_id))
 
+    # -- public verification ------------------------------------------------------
+
+    @http("GET", f"{API}/verify/keys")
+    def verify_keys(self, request: Request) -> Response:
+        return self.call(lambda: self.permits.credential_key())
+
     @http("GET", f"{API}/verify/<string:number>")
     def verify_permit(self, request: Request, number: str) -> Response:
-        return self.call(lambda: self.permits.verify(number))
+        if limited := self._rate_limited(request):
+            return limited
+        options = _verify_options(request)
+        return self.call(lambda: self.permits.verify(number, options))
+
+    @http("GET", f"{API}/verify/token/<string:token>")
+    def verify_by_token(self, request: Request, token: str) -> Response:
+        if limited := self._rate_limited(request):
+            return limited
+        return self.call(lambda: self.permits.verify_token(token, _verify_options(request)))
+
+    @http("GET", "/verify")
+    def verify_page(self, request: Request) -> Response:
+        number = request.args.get("number", "").strip()
+        if not number:
+            return _page(number, "", "")
+        if limited := self._rate_limited(request):
+            return _page(number, "", _verdict_html(429, json.loads(limited.get_data())), limited)
+        answer = self.call(lambda: self.permits.verify(number, _verify_options(request)))
+        fragment = _verdict_html(answer.status_code, json.loads(answer.get_data()))
+        return _page(number, request.args.get("date_of_birth", ""), fragment)
+
+    @http("GET", "/verify/token/<string:token>")
+    def verify_page_by_token(self, request: Request, token: str) -> Response:
+        if limited := self._rate_limited(request):
+            return _page("", "", _verdict_html(429, json.loads(limited.get_data())), limited)
+        answer = self.call(lambda: self.permits.verify_token(token, _verify_options(request)))
+        body = json.loads(answer.get_data())
+        return _page(body.get("number") or "", "", _verdict_html(answer.status_code, body))
+
+    def _rate_limited(self, request: Request) -> Response | None:
+        wait = self.verify_limit.take(request.remote_addr or "unknown")
+        if not wait:
+            return None
+        body = {"error": "rate_limited", "message": "too many checks; retry later",
+                "retry_after": wait}  # fmt: skip
+        response = json_response(429, body)
+        response.headers["Retry-After"] = str(wait)
+        return response
+
+
+def _verify_options(request: Request) -> dict[str, Any]:
+    options: dict[str, Any] = {"client": (request.remote_addr or "")[:64] or None}
+    if request.args.get("date_of_birth"):
+        options["date_of_birth"] = request.args["date_of_birth"]
+    return options
+
+
+def _page(number: str, date_of_birth: str, result: str, status_from: Response | None = None):
+    template = Template(resources.files("gateway").joinpath("static/verify.html").read_text())
+    page = template.substitute(
+        number=html.escape(number), date_of_birth=html.escape(date_of_birth), result=result
+    )
+    response = Response(page, mimetype="text/html")
+    if status_from is not None:
+        response.status_code = status_from.status_code
+        response.headers["Retry-After"] = status_from.headers.get("Retry-After", "")
+    return response
+
+
+def _verdict_html(status: int, body: dict[str, Any]) -> str:
+    if status != 200:
+        reasons = [r for rs in (body.get("errors") or {}).values() for r in rs]
+        text = "; ".join(reasons) or body.get("message") or "the check could not be made"
+        return f'<div class="verdict error"><p>{html.escape(text)}</p></div>'
+    result = body.get("result", "unknown")
+    headline = {"valid": "Valid", "not_valid": "Not valid", "unknown": "Unknown"}[result]
+    rows = [
+        ("Permit", body.get("number")),
+        ("Why", body.get("message") if result != "valid" else None),
+        ("Valid from", body.get("valid_from")),
+        ("Valid until", body.get("valid_until")),
+        ("Employer", body.get("employer_name")),
+        ("Job", body.get("job_title")),
+        ("Checked at", body.get("checked_at")),
+    ]
+    details = "".join(
+        f"<dt>{label}</dt><dd>{html.escape(str(value))}</dd>" for label, value in rows if value
+    )
+    return f'<div class="verdict {result}"><h2>{headline}</h2><dl>{details}</dl></div>'

@@ -1,0 +1,272 @@
+"""Public verification lookups and permit issuance against a large register.
+
+Bulk-loads N permits (default 1,000,000) straight into a fresh permits
+database (SQLite file, or PostgreSQL with COPY; not through the API), then
+measures, in this process, the use cases the permits service runs:
+
+* verification: ``verification.by_number`` in its own unit of work (lookup by
+  primary key, the answer, and the verification-log insert, committed), for
+  random numbers of which 10 % are unknown;
+* lookup only: the same without the log row and its commit (the register's part);
+* issuance: ``register.issue_for_approval`` (attestation signature check,
+  gap-free number under the counter row lock, insert, outbox event, commit).
+
+It measures the register, not the HTTP/RPC path (see bench/flow.py for that).
+
+    python bench/verify.py                      # both backends, 1,000,000 permits
+    python bench/verify.py --backend sqlite --permits 200000
+    python bench/verify.py --smoke              # tiny run for CI
+
+PostgreSQL: WPIS_TEST_PG_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/postgres).
+Prints one ``figures:`` line per backend.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import secrets
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from benchlib import percentile
+from sqlalchemy import insert
+
+from permits import domain, register, verification
+from permits.models import MESSAGING, Permit, PermitCounter
+from permits.schemas import EVENTS
+from wpis_common.db import UnitOfWork, create_db_engine, make_session_factory
+from wpis_common.signing import document_fingerprint, sign
+from wpis_common.testing import fresh_database
+
+FIRST_YEAR = 2000  # bulk rows use past years, so issuance continues this year's series
+BATCH = 20_000
+COLUMNS = (
+    "number", "application_id", "status", "holder", "employer", "job", "contract_terms",
+    "valid_from", "valid_until", "attestation_id", "verification_token", "issued_at",
+    "document_fingerprint", "passport_expiry", "version",
+)  # fmt: skip
+STATUSES = ["issued"] * 8 + ["expired", "revoked"]
+
+
+def bulk_number(index: int) -> str:
+    year, sequence = divmod(index, domain.MAX_SEQUENCE)
+    return domain.permit_number(FIRST_YEAR + year, sequence + 1)
+
+
+def bulk_rows(count: int) -> Iterator[tuple]:
+    rng = random.Random(7)
+    issued_at = datetime(2001, 1, 1, tzinfo=UTC)
+    for index in range(count):
+        passport = f"P{index:08d}"
+        start = date(2026, 1, 1) + timedelta(days=rng.randrange(365))
+        holder = {"given_names": "Worker", "surname": f"No{index}", "date_of_birth": "1990-01-01",
+                  "sex": "F", "nationality": "IND", "passport_number": passport,
+                  "passport_country": "IND"}  # fmt: skip
+        job = {"title": "Welder", "isco_code": "7212", "region": "AM-ER",
+               "monthly_salary": 450000, "currency": "AMD"}  # fmt: skip
+        yield (
+            bulk_number(index), str(uuid.UUID(int=index)), rng.choice(STATUSES),
+            json.dumps(holder), json.dumps({"tax_id": "02563412", "name": "Ararat Build LLC"}),
+            json.dumps(job), json.dumps({"start_date": start.isoformat(),
+                                         "end_date": (start + timedelta(days=300)).isoformat()}),
+            start, start + timedelta(days=300), str(uuid.UUID(int=index + 1)),
+            secrets.token_urlsafe(32), issued_at, document_fingerprint("IND", passport),
+            date(2031, 1, 1), 1,
+        )  # fmt: skip
+
+
+def bulk_load(url: str, count: int) -> float:
+    started = time.perf_counter()
+    engine = create_db_engine(url, pool_size=1)
+    try:
+        if engine.dialect.name == "postgresql":
+            _copy_postgresql(engine, count)
+        else:
+            _insert_sqlite(engine, count)
+    finally:
+        engine.dispose()
+    return time.perf_counter() - started
+
+
+def _copy_postgresql(engine, count: int) -> None:
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        with cursor.copy(f"COPY permits ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+            for row in bulk_rows(count):
+                copy.write_row(row)
+        raw.commit()
+        cursor.execute("ANALYZE permits")
+        raw.commit()
+    finally:
+        raw.close()
+
+
+def _insert_sqlite(engine, count: int) -> None:
+    placeholders = ", ".join("?" for _ in COLUMNS)
+    statement = f"INSERT INTO permits ({', '.join(COLUMNS)}) VALUES ({placeholders})"
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        batch: list[tuple] = []
+        for row in bulk_rows(count):
+            *head, valid_from, valid_until, att, token, issued_at, fp, expiry, version = row
+            batch.append((*head, valid_from.isoformat(), valid_until.isoformat(), att, token,
+                          issued_at.strftime("%Y-%m-%d %H:%M:%S.%f"), fp, expiry.isoformat(),
+                          version))  # fmt: skip
+            if len(batch) == BATCH:
+                cursor.executemany(statement, batch)
+                batch = []
+        if batch:
+            cursor.executemany(statement, batch)
+        raw.commit()
+        cursor.execute("ANALYZE")
+        raw.commit()
+    finally:
+        raw.close()
+
+
+def measure_verification(sessions, count: int, lookups: int) -> list[float]:
+    rng = random.Random(11)
+    policy = verification.VerificationPolicy()
+    today = date(2026, 6, 1)
+    latencies = []
+    for _ in range(lookups):
+        index = rng.randrange(count)
+        number = bulk_number(index) if rng.random() < 0.9 else domain.permit_number(1999, index + 1)
+        started = time.perf_counter()
+        with UnitOfWork(sessions, MESSAGING, "permits", EVENTS) as uow:
+            answer = verification.by_number(uow, number, {"client": "bench"}, policy, today)
+        latencies.append(time.perf_counter() - started)
+        assert answer["result"] in ("valid", "not_valid", "unknown")
+    return latencies
+
+
+def measure_lookup_only(sessions, count: int, lookups: int) -> list[float]:
+    """The register's part alone: find and judge the permit, no log row, no commit."""
+    rng = random.Random(13)
+    today = date(2026, 6, 1)
+    latencies = []
+    with sessions() as session:
+        for _ in range(lookups):
+            number = bulk_number(rng.randrange(count))
+            started = time.perf_counter()
+            answer = verification._judge(number, session.get(Permit, number), today)
+            latencies.append(time.perf_counter() - started)
+            session.expunge_all()
+            assert answer["result"] in ("valid", "not_valid")
+    return latencies
+
+
+def measure_issuance(sessions, issues: int) -> float:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.generate()
+    approvals = [_approval(key) for _ in range(issues)]
+    started = time.perf_counter()
+    for approval in approvals:
+        with UnitOfWork(sessions, MESSAGING, "permits", EVENTS) as uow:
+            permit = register.issue_for_approval(
+                uow, approval, key.public_key(), domain.ValidityRules()
+            )
+            assert permit is not None
+    return time.perf_counter() - started
+
+
+def _approval(key) -> dict:
+    application_id = str(uuid.uuid4())
+    now = datetime.now(UTC)
+    start = date.today() + timedelta(days=10)
+    attestation = {
+        "attestation_id": str(uuid.uuid4()), "application_id": application_id,
+        "document_fingerprint": document_fingerprint("IND", "Z1234567"), "outcome": "verified",
+        "checked_at": now.isoformat(), "expires_at": (now + timedelta(days=30)).isoformat(),
+        "issuer": "wpis.identity_gateway", "verification_id": str(uuid.uuid4()),
+        "subject": "s", "document_type": "passport", "document_country": "IND",
+    }  # fmt: skip
+    return {
+        "application_id": application_id,
+        "employer": {"tax_id": "02563412", "name": "Ararat Build LLC", "email": "hr@a.example"},
+        "worker": {"given_names": "Ravi", "surname": "Kumar", "date_of_birth": "1990-04-12",
+                   "sex": "M", "nationality": "IND", "email": "r@example.org",
+                   "passport": {"number": "Z1234567", "issuing_country": "IND",
+                                "expiry_date": "2031-01-01"}},
+        "job": {"title": "Welder", "isco_code": "7212", "region": "AM-ER",
+                "monthly_salary": 450000, "currency": "AMD"},
+        "contract": {"start_date": start.isoformat(),
+                     "end_date": (start + timedelta(days=200)).isoformat()},
+        "attestation": sign(key, attestation),
+    }  # fmt: skip
+
+
+def run_backend(backend: str, permits: int, lookups: int, issues: int) -> None:
+    os.environ["WPIS_TEST_DB"] = backend
+    from wpis_common.migrate import upgrade
+
+    with tempfile.TemporaryDirectory() as scratch, fresh_database(Path(scratch), "bench") as url:
+        upgrade("permits", url)
+        load_seconds = bulk_load(url, permits)
+        engine = create_db_engine(url, pool_size=2)
+        sessions = make_session_factory(engine)
+        try:
+            with sessions() as session:  # the counter for the bulk years, as issuing leaves it
+                session.execute(insert(PermitCounter), _counters(permits))
+                session.commit()
+                assert session.get(Permit, bulk_number(permits - 1)) is not None
+            measure_verification(sessions, permits, min(200, lookups))  # warm the cache
+            latencies = measure_verification(sessions, permits, lookups)
+            lookup_only = measure_lookup_only(sessions, permits, lookups)
+            issue_seconds = measure_issuance(sessions, issues)
+        finally:
+            engine.dispose()
+    ms = [value * 1000 for value in latencies]
+    lookup_ms = [value * 1000 for value in lookup_only]
+    print(
+        f"figures: backend={backend} permits={permits} load={load_seconds:.1f}s "
+        f"verify_lookups={lookups} verify_per_s={lookups / sum(latencies):.0f} "
+        f"verify_p50={percentile(ms, 50):.2f}ms verify_p99={percentile(ms, 99):.2f}ms "
+        f"issued={issues} issued_per_s={issues / issue_seconds:.0f} "
+        f"lookup_only_per_s={lookups / sum(lookup_only):.0f} "
+        f"lookup_only_p50={percentile(lookup_ms, 50):.2f}ms "
+        f"lookup_only_p99={percentile(lookup_ms, 99):.2f}ms",
+        flush=True,
+    )
+
+
+def _counters(permits: int) -> list[dict]:
+    full_years, last = divmod(permits, domain.MAX_SEQUENCE)
+    counters = [{"year": FIRST_YEAR + y, "last_sequence": domain.MAX_SEQUENCE}
+                for y in range(full_years)]  # fmt: skip
+    if last:
+        counters.append({"year": FIRST_YEAR + full_years, "last_sequence": last})
+    return counters
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--permits", type=int, default=1_000_000)
+    parser.add_argument("--lookups", type=int, default=5_000)
+    parser.add_argument("--issues", type=int, default=500)
+    parser.add_argument("--smoke", action="store_true", help="tiny run (CI), SQLite only")
+    args = parser.parse_args()
+    if args.smoke:
+        args.backend, args.permits, args.lookups, args.issues = "sqlite", 300, 50, 10
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    for backend in backends:
+        run_backend(backend, args.permits, args.lookups, args.issues)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

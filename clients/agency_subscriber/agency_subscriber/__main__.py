@@ -1,0 +1,5 @@
+import sys
+
+from agency_subscriber.cli import main
+
+sys.exit(main())

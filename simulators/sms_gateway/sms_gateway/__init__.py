@@ -1,0 +1,1 @@
+"""A simulated HTTP SMS gateway: accepts messages, keeps them in memory, can fail on purpose."""

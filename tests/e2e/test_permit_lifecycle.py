@@ -1,0 +1,217 @@
+"""A permit's life end to end: issued through the one window, then extended,
+amended, revoked, or expired by the timer's admin command with a moved day;
+each change seen by an outside agency (plain pika) in the right order. Also
+the certificate (PDF + QR), the public verification page, and the public
+check's rate limit."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import date, timedelta
+from urllib.parse import urlsplit
+
+import pika
+import pypdfium2
+import pytest
+import requests
+import zxingcpp
+from nameko import config as nameko_config
+from nameko.standalone.rpc import ClusterRpcClient
+
+from wpis_common.suite import Suite
+from wpis_common.testing import wait_for
+
+pytestmark = pytest.mark.e2e
+
+LIFECYCLE_EVENTS = (
+    "permit_issued", "permit_extended", "permit_amended", "permit_suspended",
+    "permit_reinstated", "permit_revoked", "permit_cancelled", "permit_expired",
+)  # fmt: skip
+PUBLIC_FIELDS = {
+    "number", "result", "valid", "reason", "message", "valid_from", "valid_until",
+    "employer_name", "job_title", "checked_at",
+}  # fmt: skip
+
+
+class Agency:
+    """An outside subscriber to every permit lifecycle event: plain pika, its own queue."""
+
+    def __init__(self, amqp_uri: str):
+        self.connection = pika.BlockingConnection(pika.URLParameters(amqp_uri))
+        self.channel = self.connection.channel()
+        self.channel.exchange_declare("permits.events", passive=True)
+        self.queue = f"agency.labour.permits-{uuid.uuid4().hex[:8]}"
+        self.channel.queue_declare(self.queue, durable=True)
+        for event_type in LIFECYCLE_EVENTS:
+            self.channel.queue_bind(self.queue, "permits.events", routing_key=event_type)
+        self.received: list[dict] = []
+
+    def drain(self) -> None:
+        while True:
+            method, _, body = self.channel.basic_get(self.queue, auto_ack=True)
+            if method is None:
+                return
+            self.received.append(json.loads(body))
+
+    def events_for(self, number: str) -> list[str]:
+        self.drain()
+        return [e["event_type"] for e in self.received if e["data"]["permit_number"] == number]
+
+    def wait_for_events(self, number: str, expected: list[str]) -> list[dict]:
+        wait_for(lambda: self.events_for(number) == expected or None, timeout=20,
+                 what=f"{expected} for {number}; got {self.events_for(number)}")  # fmt: skip
+        return [e for e in self.received if e["data"]["permit_number"] == number]
+
+    def close(self) -> None:
+        self.channel.queue_delete(self.queue)
+        self.connection.close()
+
+
+@pytest.fixture(scope="module")
+def agency(suite: Suite):
+    subscriber = Agency(suite.amqp_uri)
+    yield subscriber
+    subscriber.close()
+
+
+def api(suite: Suite, path: str) -> str:
+    return f"{suite.gateway_url}/api/v1{path}"
+
+
+def application(start: date, passport: str = "Z1234567") -> dict:
+    return {
+        "employer": {"tax_id": "02563412", "name": "Ararat Build LLC", "email": "hr@a.example"},
+        "worker": {
+            "given_names": "Ravi", "surname": "Kumar", "date_of_birth": "1990-04-12",
+            "sex": "M", "nationality": "IND", "email": "ravi@example.org",
+            "passport": {"number": passport, "issuing_country": "IND",
+                         "expiry_date": "2031-01-01"},
+        },
+        "job": {"title": "Welder", "isco_code": "7212", "region": "AM-ER",
+                "monthly_salary": 450000, "currency": "AMD"},
+        "contract": {"start_date": start.isoformat(),
+                     "end_date": (start + timedelta(days=300)).isoformat()},
+    }  # fmt: skip
+
+
+def issue_permit(suite: Suite, start: date) -> str:
+    """Through the one window: file, identity check, approve, permit."""
+    created = requests.post(api(suite, "/applications"), json=application(start), timeout=10)
+    assert created.status_code == 201, created.text
+    case_url = api(suite, f"/applications/{created.json()['id']}")
+
+    def case_in(*statuses: str) -> dict | None:
+        case = requests.get(case_url, timeout=10).json()
+        return case if case["status"] in statuses else None
+
+    wait_for(lambda: case_in("in_review"), timeout=30, what="identity check")
+    decision = requests.post(f"{case_url}/decision", json={"decision": "approve"}, timeout=10)
+    assert decision.status_code == 200, decision.text
+    issued = wait_for(lambda: case_in("permit_issued"), timeout=30, what="permit")
+    return issued["permit_number"]
+
+
+def act(suite: Suite, number: str, action: str, payload: dict) -> requests.Response:
+    return requests.post(api(suite, f"/permits/{number}/{action}"), json=payload, timeout=10)
+
+
+def test_issue_extend_amend_revoke_seen_by_an_agency_in_order(suite: Suite, agency: Agency):
+    number = issue_permit(suite, date.today())
+    permit = requests.get(api(suite, f"/permits/{number}"), timeout=10).json()
+    new_until = (date.fromisoformat(permit["valid_until"]) + timedelta(days=60)).isoformat()
+
+    extended = act(suite, number, "extend", {"valid_until": new_until, "reason": "project"})
+    assert extended.status_code == 200, extended.text
+    assert extended.json()["valid_until"] == new_until
+
+    bad = act(suite, number, "amend", {"changes": {"isco_code": "12"}, "reason": "x"})
+    assert bad.status_code == 422 and "changes.isco_code" in bad.json()["errors"]
+    malformed = requests.post(api(suite, f"/permits/{number}/amend"), data=b"{", timeout=10)
+    assert malformed.status_code == 400
+    assert act(suite, number, "teleport", {}).status_code == 404
+
+    amended = act(suite, number, "amend", {"changes": {"title": "Senior welder"}, "reason": "x"})
+    assert amended.status_code == 200, amended.text
+    revoked = act(suite, number, "revoke", {"reason": "false documents", "by": "officer.anna"})
+    assert revoked.status_code == 200 and revoked.json()["status"] == "revoked"
+
+    illegal = act(suite, number, "extend", {"valid_until": "2099-01-01", "reason": "x"})
+    assert illegal.status_code == 409
+    assert illegal.json()["allowed_actions"] == []
+
+    events = agency.wait_for_events(
+        number, ["permit_issued", "permit_extended", "permit_amended", "permit_revoked"]
+    )
+    sequences = [e["sequence"] for e in events]
+    assert sequences == sorted(sequences)
+    assert events[1]["data"]["previous_valid_until"] == permit["valid_until"]
+    assert events[2]["data"]["changes"] == {"title": "Senior welder"}
+    assert events[3]["data"]["revoked_by"] == "officer.anna"
+    assert {e["data"]["application_id"] for e in events} == {permit["application_id"]}
+
+    verdict = requests.get(api(suite, f"/verify/{number}"), timeout=10).json()
+    assert (verdict["result"], verdict["reason"], verdict["job_title"]) == (
+        "not_valid",
+        "revoked",
+        "Senior welder",
+    )
+
+
+def test_expiry_by_the_timers_command_with_a_moved_day(suite: Suite, agency: Agency):
+    number = issue_permit(suite, date.today())
+    permit = requests.get(api(suite, f"/permits/{number}"), timeout=10).json()
+    day_after = (date.fromisoformat(permit["valid_until"]) + timedelta(days=1)).isoformat()
+
+    with nameko_config.patch({"AMQP_URI": suite.amqp_uri}), ClusterRpcClient() as cluster:
+        assert cluster.permits.expire_due(permit["valid_until"])["expired"] == []
+        assert number in cluster.permits.expire_due(day_after)["expired"]
+
+    events = agency.wait_for_events(number, ["permit_issued", "permit_expired"])
+    assert events[1]["data"]["expired_on"] == permit["valid_until"]
+    after = requests.get(api(suite, f"/permits/{number}"), timeout=10).json()
+    assert after["status"] == "expired"
+    verdict = requests.get(api(suite, f"/verify/{number}"), timeout=10).json()
+    assert (verdict["result"], verdict["reason"]) == ("not_valid", "expired")
+
+
+def test_certificate_qr_and_the_public_page(suite: Suite):
+    number = issue_permit(suite, date.today())
+    pdf = requests.get(api(suite, f"/permits/{number}/document"), timeout=20)
+    assert pdf.status_code == 200 and pdf.headers["Content-Type"] == "application/pdf"
+    image = pypdfium2.PdfDocument(pdf.content)[0].render(scale=3).to_pil()
+    (code,) = zxingcpp.read_barcodes(image)
+    token = urlsplit(code.text).path.removeprefix("/verify/token/")
+
+    by_token = requests.get(api(suite, f"/verify/token/{token}"), timeout=10)
+    assert by_token.status_code == 200 and set(by_token.json()) == PUBLIC_FIELDS
+    assert by_token.json()["number"] == number and by_token.json()["result"] == "valid"
+    for leaked in ("Kumar", "Ravi", "1990-04-12", "Z1234567"):
+        assert leaked not in by_token.text
+
+    key = requests.get(api(suite, "/verify/keys"), timeout=10).json()
+    assert key["algorithm"] == "Ed25519" and "PUBLIC KEY" in key["pem"]
+
+    form = requests.get(f"{suite.gateway_url}/verify", timeout=10)
+    assert form.status_code == 200 and "<form" in form.text and "Valid" not in form.text
+    page = requests.get(f"{suite.gateway_url}/verify", params={"number": number}, timeout=10)
+    assert page.headers["Content-Type"].startswith("text/html")
+    assert "<h2>Valid</h2>" in page.text and "Ararat Build LLC" in page.text
+    assert "Kumar" not in page.text
+    token_page = requests.get(f"{suite.gateway_url}/verify/token/{token}", timeout=10)
+    assert "<h2>Valid</h2>" in token_page.text
+    typo = requests.get(f"{suite.gateway_url}/verify", params={"number": "<b>WP-1</b>"}, timeout=10)
+    assert "<h2>Unknown</h2>" in typo.text and "<b>WP-1</b>" not in typo.text  # escaped
+
+
+def test_public_checks_are_rate_limited_per_client(suite: Suite):
+    """Last in the module: it spends this client's verification budget."""
+    statuses = []
+    for _ in range(200):
+        response = requests.get(api(suite, "/verify/WP-2027-000042-X"), timeout=10)
+        statuses.append(response.status_code)
+        if response.status_code == 429:
+            break
+    assert statuses[0] == 200 and statuses[-1] == 429, statuses
+    assert int(response.headers["Retry-After"]) >= 1
+    assert response.json()["error"] == "rate_limited"
