@@ -149,7 +149,7 @@ def one_page(session_factory: Callable, filters: dict[str, Any], limit: int) -> 
 
 
 def percentile(samples: list[float], fraction: float) -> float:
-    # Not the statistics module: bench/statistics.py shadows it when run as a script.
+    # Not the statistics module: bench/stats_queries.py shadows it when run as a script.
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 

@@ -1,4 +1,4 @@
-"""bench/statistics.py cannot rot: its smoke mode runs and prints its figures."""
+"""bench/stats_queries.py cannot rot: its smoke mode runs and prints its figures."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from wpis_common.testing import db_backend
 
 pytestmark = pytest.mark.integration
 
-BENCH = Path(__file__).resolve().parents[3] / "bench" / "statistics.py"
+BENCH = Path(__file__).resolve().parents[3] / "bench" / "stats_queries.py"
 
 
 def test_the_benchmark_prints_query_latencies_and_the_lag():

@@ -1,9 +1,9 @@
 """Statistics benchmark: query latencies on a read model of 1,000,000 permits,
 and the read model's lag behind the producers during a burst.
 
-    .venv/bin/python bench/statistics.py                 # 1,000,000 permits, SQLite + PostgreSQL
-    .venv/bin/python bench/statistics.py --backend sqlite --permits 200000
-    .venv/bin/python bench/statistics.py --smoke         # tiny, for CI
+    .venv/bin/python bench/stats_queries.py                 # 1,000,000 permits, SQLite + PostgreSQL
+    .venv/bin/python bench/stats_queries.py --backend sqlite --permits 200000
+    .venv/bin/python bench/stats_queries.py --smoke         # tiny, for CI
 
 1. Bulk-loads N permits' facts (with their applications: received, decided,
    approved; plus ~10% refusals, expiries, cancellations, revocations)
