@@ -20,7 +20,7 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "broker_restart: restarts the shared RabbitMQ (CI=true or WPIS_TEST_BROKER_RESTART=1); "
+        "broker_restart: restarts the shared RabbitMQ (WPIS_TEST_BROKER_RESTART=1); "
         "runs after every other test",
     )
 
