@@ -47,7 +47,7 @@ def check(url: str, screenshot: str, timeout_ms: float = 60_000) -> dict[str, An
                     "height": box["height"],
                     "title": (svg.locator("text.title").first.text_content() or "").strip(),
                     "marks": svg.locator(MARKS).count(),
-                    "text": svg.inner_text(),
+                    "text": svg.text_content() or "",
                 }
             page.screenshot(path=screenshot, full_page=True)
             return {
