@@ -255,3 +255,35 @@ def test_retried_copies_count_their_attempts(amqp_uri):
         message = wait_for(lambda: queue.get(no_ack=True), timeout=5, what="the delayed copy")
     assert message.headers[ATTEMPT_HEADER] == 2
     assert message.payload == {"k": 1}
+
+
+def test_a_connection_lost_while_settling_does_not_kill_the_service(container_factory):
+    """After a broker restart, acking on the dead connection raises a socket error;
+    the broker redelivers the message itself, so the handler just lets it go."""
+    from nameko import config
+    from nameko.testing.utils import get_extension
+
+    from wpis_common.consumers import WpisEventHandler
+
+    with config.patch({"AMQP_URI": "memory://"}):
+        handler = get_extension(
+            container_factory(DeadLetterService), WpisEventHandler, method_name="on_thing_happened"
+        )
+        handler.setup()
+
+    class DroppedConnection:
+        def ack_message(self, message):
+            raise ConnectionResetError(104, "Connection reset by peer")
+
+        def requeue_message(self, message):
+            raise BrokenPipeError(32, "Broken pipe")
+
+    handler.consumer = DroppedConnection()
+    handler.handle_message_processed(object())  # success: ack fails quietly
+    handler.policy = QueuePolicy("quorum")
+    failure = (RuntimeError, RuntimeError("boom"), None)
+
+    class Delivered:
+        headers: dict = {}
+
+    handler.handle_message_processed(Delivered(), exc_info=failure)  # requeue fails quietly

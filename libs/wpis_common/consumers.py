@@ -23,6 +23,8 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+from amqp.exceptions import ConnectionError as AmqpConnectionError
+from kombu.exceptions import OperationalError
 from kombu.message import Message
 from marshmallow import ValidationError
 from nameko import config
@@ -52,6 +54,7 @@ Handler = Callable[[Any, Envelope, UnitOfWork], Any]
 # Failures that no retry can cure: park the message at once.
 PERMANENT_ERRORS: tuple[type[BaseException], ...] = (ValidationError,)
 MAX_ERROR_HEADER_LENGTH = 1000
+CONNECTION_ERRORS = (OSError, AmqpConnectionError, OperationalError)
 # Set by the broker on dead-lettered and redelivered messages; a copy starts afresh.
 BROKER_HEADERS = ("x-death", "x-first-death", "x-last-death", "x-delivery-count")
 
@@ -92,7 +95,7 @@ class WpisEventHandler(EventHandler):
         self, message: Message, result: Any = None, exc_info: Any = None
     ) -> None:
         if exc_info is None:
-            self.consumer.ack_message(message)
+            self._settle(self.consumer.ack_message, message)
             return
         error = exc_info[1]
         attempt = self.attempt_of(message)
@@ -106,9 +109,23 @@ class WpisEventHandler(EventHandler):
                 self.policy.max_attempts,
                 error,
             )
-            self.consumer.requeue_message(message)
+            self._settle(self.consumer.requeue_message, message)
         else:
             self.retry_later(message, error, attempt)
+
+    def _settle(self, settle: Callable[[Message], None], message: Message) -> None:
+        """Ack or requeue; on a connection the broker just dropped (a restart), do
+        nothing: the broker returns the unacked message to its queue by itself,
+        and the inbox makes its redelivery harmless. Nameko would let the socket
+        error kill the whole service."""
+        try:
+            settle(message)
+        except CONNECTION_ERRORS as error:
+            log.warning(
+                "%s: connection lost before a message was settled (%r); it will be redelivered",
+                self.subscription.queue_name,
+                error,
+            )
 
     def attempt_of(self, message: Message) -> int:
         """1 for the first delivery; counted by us (classic) or by the broker (quorum)."""
@@ -175,9 +192,9 @@ class WpisEventHandler(EventHandler):
             self._publish_copy(message, exchange, routing_key, headers, properties, expiration)
         except Exception:
             log.exception("could not retry or park a message; returning it to its queue")
-            self.consumer.requeue_message(message)
+            self._settle(self.consumer.requeue_message, message)
             return
-        self.consumer.ack_message(message)
+        self._settle(self.consumer.ack_message, message)
 
     def _publish_copy(
         self,
