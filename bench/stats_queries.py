@@ -21,30 +21,25 @@ Prints one ``figures:`` line per measurement, for the report and for the smoke t
 
 from __future__ import annotations
 
+import argparse
+import os
+import random
+import subprocess
 import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-# This file is named like the standard library's `statistics`: keep bench/ off the path.
-HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+from sqlalchemy import func, insert, select, text
 
-import argparse  # noqa: E402
-import os  # noqa: E402
-import random  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-import uuid  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
-from contextlib import ExitStack, contextmanager  # noqa: E402
-from datetime import UTC, date, datetime, timedelta  # noqa: E402
-
-from sqlalchemy import func, insert, select, text  # noqa: E402
-
-from wpis_statistics import codes, domain, queries, samples  # noqa: E402
-from wpis_statistics.local import LocalReadModel  # noqa: E402
-from wpis_statistics.models import MESSAGING, StatCell, StatFact  # noqa: E402
-from wpis_statistics.projection import rebuild_cells  # noqa: E402
+from wpis_statistics import codes, domain, queries, samples
+from wpis_statistics.local import LocalReadModel
+from wpis_statistics.models import MESSAGING, StatCell, StatFact
+from wpis_statistics.projection import rebuild_cells
 
 TODAY = date.today()
 SPAN_DAYS = 5 * 365  # the permits were issued over five years

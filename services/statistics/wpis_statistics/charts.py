@@ -58,8 +58,8 @@ def _config(chart: Any, title: str, x_title: str, y_title: str) -> Any:
     chart.config.js = []  # no script from elsewhere: the SVG is static
     chart.config.disable_xml_declaration = True
     chart.title = title
-    chart.x_title = x_title
-    chart.y_title = y_title
+    chart.x_title = x_title or None
+    chart.y_title = y_title or None
     chart.config.show_legend = False
     chart.config.print_values = True
     chart.config.explicit_size = True
@@ -82,7 +82,8 @@ def _bar(title: str, x_title: str, y_title: str, labels: list[str], values: list
 
 def _hbar(title: str, x_title: str, labels: list[str], values: list[int]) -> str:
     chart = pygal.HorizontalBar(width=560, height=340, style=STYLE)
-    _config(chart, title, "", x_title)
+    # pygal puts a horizontal chart's axis titles on the wrong sides: say it in the title
+    _config(chart, f"{title}: {x_title}", "", "")
     chart.x_labels = labels
     chart.add(x_title, values)
     return _render(chart)
@@ -111,7 +112,7 @@ def top_breakdown(session: Session, today: date, dimension: str, title: str, key
     rows = sorted(result["rows"], key=lambda r: (-r["count"], r[dimension]))[:TOP_N]
     rows.reverse()  # largest at the top of a horizontal bar chart
     labels = [row.get(f"{dimension}_label", row[dimension]) for row in rows]
-    svg = _hbar(f"{title} (last 12 months)", "permits issued", labels, [r["count"] for r in rows])
+    svg = _hbar(title, "permits issued, last 12 months", labels, [r["count"] for r in rows])
     return Chart(key, title, svg)
 
 
