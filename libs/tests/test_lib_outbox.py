@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import uuid
+from typing import Any
 
 import eventlet
 import pytest
@@ -352,3 +354,36 @@ def test_two_relays_racing_keep_sequences_gap_free(
 
 def _envelopes(messages) -> list[Envelope]:
     return [Envelope.parse(message.payload) for message in messages]
+
+
+def _number_until_done(url: str, errors: Any) -> None:
+    """In a child process: number the outbox one event at a time until none is left."""
+    handle = MessagingDb(url)
+    relay = handle.relay(publish=None, batch_size=1)
+    try:
+        while relay.assign_sequences():
+            pass
+    except Exception as error:  # reported to the parent, which fails the test
+        errors.put(repr(error))
+    finally:
+        handle.engine.dispose()
+
+
+def test_relays_in_separate_processes_never_hand_out_one_sequence_twice(db, tmp_path):
+    # Two instances of a service run two relays on one database (on SQLite, one file).
+    total = 300
+    ids = {db.record_thing(n) for n in range(total)}
+    context = multiprocessing.get_context("fork")
+    errors = context.Queue()
+    url = db.engine.url.render_as_string(hide_password=False)
+    children = [context.Process(target=_number_until_done, args=(url, errors)) for _ in range(3)]
+    for child in children:
+        child.start()
+    for child in children:
+        child.join(timeout=120)
+
+    assert [child.exitcode for child in children] == [0, 0, 0]
+    assert errors.empty(), errors.get()
+    rows = db.outbox_rows()
+    assert {row.event_id for row in rows} == ids
+    assert sorted(row.sequence for row in rows) == list(range(1, total + 1))

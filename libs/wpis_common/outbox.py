@@ -163,7 +163,16 @@ class OutboxRelay:
             .where(counter.c.producer == self.producer)
             .with_for_update()
         )
+        # A no-op write first: on SQLite it takes the database's write lock before the
+        # counter is read (pysqlite runs a leading SELECT outside any transaction, so two
+        # relays on one file would read the same counter); on PostgreSQL it locks the row.
+        take_write_lock = (
+            update(counter)
+            .where(counter.c.producer == self.producer)
+            .values(last_sequence=counter.c.last_sequence)
+        )
         with self._session_factory() as session, session.begin():
+            session.execute(take_write_lock)
             last = session.execute(lock_counter).scalar_one_or_none()
             if last is None:
                 # Another relay may be creating the same row right now: let it win.

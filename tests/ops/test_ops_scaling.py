@@ -12,17 +12,9 @@ import pytest
 import requests
 
 from wpis_common.suite import Suite
-from wpis_common.testing import db_backend, wait_for
+from wpis_common.testing import wait_for
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(
-        db_backend() != "postgresql",
-        reason="several instances need PostgreSQL: on SQLite the outbox relays of two "
-        "processes race when numbering events (pysqlite runs the SELECT of the counter "
-        "outside the write transaction) and the relay then stops; see docs/scaling.md",
-    ),
-]
+pytestmark = pytest.mark.e2e
 
 EVENT_BURST = 24
 RPC_BURST = 30
