@@ -150,6 +150,12 @@ def get_case(suite: Suite, application_id: str, headers: dict | None = None) -> 
     return response.json()
 
 
+def get_permit(suite: Suite, number: str) -> dict:
+    response = requests.get(api(suite, f"/permits/{number}"), headers=OFFICER, timeout=15)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
 def wait_for_status(suite: Suite, application_id: str, *statuses: str) -> dict:
     def reached() -> dict | None:
         case = get_case(suite, application_id)
@@ -278,6 +284,12 @@ def test_extension_of_a_valid_permit_and_refusal_of_an_unknown_one(
     pay_fee(suite, case["id"], 52500)
     approved = approve(suite, case["id"]).json()
     assert (approved["status"], approved["referenced_permit"]) == ("approved", issued_permit)
+    # The register extends the named permit: the case ends with it, no new number.
+    done = wait_for_status(suite, case["id"], "permit_issued")
+    assert done["permit_number"] == issued_permit
+    permit = get_permit(suite, issued_permit)
+    assert permit["valid_until"] == case["contract"]["end_date"]
+    assert permit["application_id"] != case["id"]  # still the permit of the first case
 
 
 def test_amendment_of_a_valid_permit(suite: Suite, issued_permit: str):
@@ -289,6 +301,9 @@ def test_amendment_of_a_valid_permit(suite: Suite, issued_permit: str):
     assert reviewed["fee"]["amount"] == 21000
     pay_fee(suite, case["id"], 21000)
     assert approve(suite, case["id"]).json()["status"] == "approved"
+    done = wait_for_status(suite, case["id"], "permit_issued")
+    assert done["permit_number"] == issued_permit
+    assert get_permit(suite, issued_permit)["job"]["monthly_salary"] == 520000
 
 
 def test_send_back_and_resubmission(suite: Suite):

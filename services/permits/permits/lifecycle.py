@@ -105,13 +105,23 @@ def save(uow: UnitOfWork) -> None:
         raise Conflict("the permit was changed meanwhile; reload it and retry") from None
 
 
-def _ref(permit: Permit) -> dict[str, Any]:
-    return {"permit_number": permit.number, "application_id": permit.application_id}
+def _ref(permit: Permit, application_id: str | None = None) -> dict[str, Any]:
+    return {
+        "permit_number": permit.number,
+        "application_id": application_id or permit.application_id,
+    }
 
 
 def extend(
-    uow: UnitOfWork, number: str, payload: Any, rules: domain.ValidityRules, now: datetime
+    uow: UnitOfWork,
+    number: str,
+    payload: Any,
+    rules: domain.ValidityRules,
+    now: datetime,
+    application_id: str | None = None,
 ) -> Permit:
+    """``application_id``: the extension case that asked for it (the event names it so
+    that case can move on); by default the permit's own application."""
     request = load_request(ExtendRequestSchema, payload)
     permit = find(uow, number)
     ensure_allowed(permit, domain.Action.EXTEND)
@@ -129,7 +139,7 @@ def extend(
     uow.emit(
         "permit_extended",
         {
-            **_ref(permit),
+            **_ref(permit, application_id),
             "valid_from": permit.valid_from,
             "valid_until": new_until,
             "previous_valid_until": previous,
@@ -139,7 +149,9 @@ def extend(
     return permit
 
 
-def amend(uow: UnitOfWork, number: str, payload: Any, now: datetime) -> Permit:
+def amend(
+    uow: UnitOfWork, number: str, payload: Any, now: datetime, application_id: str | None = None
+) -> Permit:
     request = load_request(AmendRequestSchema, payload)
     permit = find(uow, number)
     ensure_allowed(permit, domain.Action.AMEND)
@@ -151,7 +163,8 @@ def amend(uow: UnitOfWork, number: str, payload: Any, now: datetime) -> Permit:
     apply(uow, permit, domain.Action.AMEND, request["by"], request["reason"], now, details)
     permit.job = {**permit.job, **changes}
     save(uow)
-    uow.emit("permit_amended", {**_ref(permit), "changes": changes, "reason": request["reason"]})
+    event = {**_ref(permit, application_id), "changes": changes, "reason": request["reason"]}
+    uow.emit("permit_amended", event)
     return permit
 
 

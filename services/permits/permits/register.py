@@ -14,12 +14,13 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
-from permits import domain
+from permits import domain, lifecycle
 from permits.lifecycle import find
 from permits.models import Permit, PermitCounter, PermitStatusChange
 from permits.schemas import HistoryEntrySchema, PermitSchema
 from wpis_common.db import UnitOfWork
 from wpis_common.envelope import utc_now
+from wpis_common.errors import WpisError
 from wpis_common.signing import as_key_ring, document_fingerprint
 
 log = logging.getLogger(__name__)
@@ -60,9 +61,68 @@ def issue_for_approval(
     return permit
 
 
-def _check_and_period(
-    approval: dict[str, Any], keys: Any, rules: domain.ValidityRules, now: datetime
-) -> tuple[date, date]:
+# Fields of an approved amendment's job that the permit takes over.
+AMENDABLE_JOB_FIELDS = ("title", "isco_code", "region", "monthly_salary", "currency")
+
+
+def apply_approval(
+    uow: UnitOfWork, approval: dict[str, Any], keys: Any, rules: domain.ValidityRules
+) -> Permit | None:
+    """What an approved case asks of the register: a new permit, or a change to the
+    valid permit an extension or amendment names."""
+    if approval.get("kind", "new") == "new":
+        return issue_for_approval(uow, approval, keys, rules)
+    return change_for_approval(uow, approval, keys, rules)
+
+
+def change_for_approval(
+    uow: UnitOfWork, approval: dict[str, Any], keys: Any, rules: domain.ValidityRules
+) -> Permit | None:
+    """Extend or amend the named permit, after the same attestation check as an issue.
+    A change the register refuses (permit not valid, not the worker's, nothing to
+    change) is published as ``permit_issuance_refused``; the case is closed with it."""
+    application_id, kind = approval["application_id"], approval["kind"]
+    now = utc_now()
+    reason = f"{kind} application {application_id} approved by {approval['decided_by']}"
+    try:
+        _check_attestation(approval, keys, now)
+        permit = find(uow, approval["permit_number"])
+        _check_same_holder(permit, approval["worker"])
+        if kind == "extension":
+            request = {"valid_until": approval["contract"]["end_date"], "reason": reason}
+            return lifecycle.extend(uow, permit.number, request, rules, now, application_id)
+        job = {key: approval["job"][key] for key in AMENDABLE_JOB_FIELDS if key in approval["job"]}
+        request = {"changes": job, "reason": reason}
+        return lifecycle.amend(uow, permit.number, request, now, application_id)
+    except (domain.PermitRefused, WpisError) as refused:
+        uow.session.rollback()
+        log.warning("%s refused for application %s: %s", kind, application_id, refused)
+        uow.emit(
+            "permit_issuance_refused",
+            {"application_id": application_id, "reason": _refusal_text(refused)},
+        )
+        return None
+
+
+def _check_same_holder(permit: Permit, worker: dict[str, Any]) -> None:
+    holder = permit.holder
+    same = (holder["date_of_birth"], holder["nationality"]) == (
+        worker["date_of_birth"],
+        worker["nationality"],
+    )
+    if not same:
+        raise domain.PermitRefused(f"the worker is not the holder of permit {permit.number}")
+
+
+def _refusal_text(refused: Exception) -> str:
+    if isinstance(refused, WpisError):
+        errors = refused.details.get("errors") or {}
+        parts = [f"{name}: {', '.join(map(str, why))}" for name, why in errors.items()]
+        return "; ".join(parts) or refused.message
+    return str(refused)
+
+
+def _check_attestation(approval: dict[str, Any], keys: Any, now: datetime) -> None:
     """``keys``: the KeyRing of accepted attestation keys (or one public key)."""
     attestation = approval.get("attestation") or {}
     passport = approval["worker"]["passport"]
@@ -76,6 +136,13 @@ def _check_and_period(
         now,
         key_known=ring.knows(attestation.get("key_id")),
     )
+
+
+def _check_and_period(
+    approval: dict[str, Any], keys: Any, rules: domain.ValidityRules, now: datetime
+) -> tuple[date, date]:
+    _check_attestation(approval, keys, now)
+    passport = approval["worker"]["passport"]
     return domain.validity_period(
         date.fromisoformat(approval["contract"]["start_date"]),
         date.fromisoformat(approval["contract"]["end_date"]),

@@ -55,7 +55,7 @@ class PermitsService(replay.EventLog):
 
     @consume_event("applications", "application_approved")
     def on_application_approved(self, event: Envelope, uow: UnitOfWork) -> None:
-        register.issue_for_approval(uow, event.data, self.policy.key_ring, self.policy.rules)
+        register.apply_approval(uow, event.data, self.policy.key_ring, self.policy.rules)
 
     @consume_event("identity_gateway", "identity_status_changed")
     def on_identity_status_changed(self, event: Envelope, uow: UnitOfWork) -> None:

@@ -251,3 +251,69 @@ def test_the_timer_expires_permits_when_the_clock_moves(
     assert [t for t, _ in kit.committed_events(config["DATABASE_URL"], "permit_expired")] == [
         "permit_expired"
     ]
+
+
+def approve_change(kit, container, keys, kind: str, number: str, **approval_changes) -> dict:
+    """An approved extension or amendment case naming ``number``; returns the event data."""
+    job = approval_changes.pop("job", None)
+    data = {**kit.approval(keys[0], **approval_changes), "kind": kind, "permit_number": number}
+    if job is not None:
+        data["job"] = job
+    with entrypoint_waiter(container, "on_application_approved"):
+        event_dispatcher()(
+            "applications", "application_approved", kit.envelope("application_approved", data, "x")
+        )
+    return data
+
+
+def events_for(kit, container, application_id: str) -> list[tuple[str, dict]]:
+    events = kit.committed_events(container.config["DATABASE_URL"])
+    return [(kind, data) for kind, data in events if data.get("application_id") == application_id]
+
+
+def test_an_approved_extension_extends_the_named_permit_and_issues_no_new_one(kit, container, keys):
+    number = issue(kit, container, keys)
+    before = rpc(container, "get", number)
+    start = date.fromisoformat(before["valid_until"]) + timedelta(days=1)
+    case = approve_change(kit, container, keys, "extension", number, start=start, days=180)
+
+    after = rpc(container, "get", number)
+    assert after["valid_until"] == case["contract"]["end_date"]
+    assert after["valid_from"] == before["valid_from"]
+    assert [kind for kind, _ in events_for(kit, container, case["application_id"])] == [
+        "permit_extended"
+    ]
+    assert len(kit.committed_events(container.config["DATABASE_URL"], "permit_issued")) == 1
+
+
+def test_an_approved_amendment_changes_the_job_of_the_named_permit(kit, container, keys):
+    number = issue(kit, container, keys)
+    same_job = approve_change(kit, container, keys, "amendment", number)
+    refused = events_for(kit, container, same_job["application_id"])
+    assert [kind for kind, _ in refused] == ["permit_issuance_refused"]
+    assert "nothing differs" in refused[0][1]["reason"]
+
+    job = {**kit.approval(keys[0])["job"], "monthly_salary": 520000, "region": "AM-SH"}
+    changed = approve_change(kit, container, keys, "amendment", number, job=job)
+
+    assert rpc(container, "get", number)["job"]["monthly_salary"] == 520000
+    amended = events_for(kit, container, changed["application_id"])
+    assert [kind for kind, _ in amended] == ["permit_amended"]
+    assert amended[0][1]["changes"] == {"monthly_salary": 520000, "region": "AM-SH"}
+
+
+def test_a_change_to_an_unknown_or_revoked_permit_is_refused_and_changes_nothing(
+    kit, container, keys
+):
+    unknown = approve_change(kit, container, keys, "extension", "WP-2026-999999-X")
+    assert [kind for kind, _ in events_for(kit, container, unknown["application_id"])] == [
+        "permit_issuance_refused"
+    ]
+
+    number = issue(kit, container, keys)
+    rpc(container, "revoke", number, {"reason": "fraud found in the file", "by": "supervisor"})
+    revoked = rpc(container, "get", number)
+    case = approve_change(kit, container, keys, "extension", number, days=400)
+    events = events_for(kit, container, case["application_id"])
+    assert [kind for kind, _ in events] == ["permit_issuance_refused"]
+    assert rpc(container, "get", number)["valid_until"] == revoked["valid_until"]
