@@ -23,8 +23,6 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from amqp.exceptions import ConnectionError as AmqpConnectionError
-from kombu.exceptions import OperationalError
 from kombu.message import Message
 from marshmallow import ValidationError
 from nameko import config
@@ -37,6 +35,7 @@ from sqlalchemy import insert, select
 
 from wpis_common.db import UnitOfWork
 from wpis_common.envelope import Envelope, utc_now
+from wpis_common.graceful import CONNECTION_ERRORS
 from wpis_common.topology import (
     ATTEMPT_HEADER,
     ERROR_HEADER,
@@ -54,7 +53,6 @@ Handler = Callable[[Any, Envelope, UnitOfWork], Any]
 # Failures that no retry can cure: park the message at once.
 PERMANENT_ERRORS: tuple[type[BaseException], ...] = (ValidationError,)
 MAX_ERROR_HEADER_LENGTH = 1000
-CONNECTION_ERRORS = (OSError, AmqpConnectionError, OperationalError)
 # Set by the broker on dead-lettered and redelivered messages; a copy starts afresh.
 BROKER_HEADERS = ("x-death", "x-first-death", "x-last-death", "x-delivery-count")
 

@@ -21,9 +21,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from amqp.exceptions import ConnectionError as AmqpConnectionError
+from kombu.exceptions import OperationalError
 from nameko.amqp.consume import Consumer as NamekoConsumer
 
 log = logging.getLogger(__name__)
+
+# What a publish or an ack raises when the broker dropped the connection (a restart).
+CONNECTION_ERRORS = (OSError, AmqpConnectionError, OperationalError)
 
 
 class GracefulConsumer(NamekoConsumer):
@@ -54,11 +59,19 @@ class GracefulConsumer(NamekoConsumer):
 
     def ack_message(self, message: Any) -> None:
         self._unsettled.discard(message)
-        super().ack_message(message)
+        self._settle(super().ack_message, message)
 
     def requeue_message(self, message: Any) -> None:
         self._unsettled.discard(message)
-        super().requeue_message(message)
+        self._settle(super().requeue_message, message)
+
+    def _settle(self, settle: Any, message: Any) -> None:
+        # Nameko catches only amqp's ConnectionError here; a reset socket raises an OSError.
+        # Either way the broker has taken the message back with the dead connection.
+        try:
+            settle(message)
+        except CONNECTION_ERRORS as error:
+            log.warning("message not settled, the connection is gone (%r); redelivered", error)
 
     # -- kombu ConsumerMixin hooks ------------------------------------------------
     def get_consumers(self, consumer_cls: Any, channel: Any) -> list[Any]:
@@ -102,12 +115,35 @@ class GracefulConsumer(NamekoConsumer):
 
 
 def install() -> None:
-    """Make every RPC and event-handler entrypoint use :class:`GracefulConsumer`."""
+    """Make every RPC and event-handler entrypoint use :class:`GracefulConsumer`, and
+    every RPC entrypoint survive a reply it cannot send."""
     from nameko.messaging import Consumer as ConsumerEntrypoint
     from nameko.rpc import RpcConsumer
 
     ConsumerEntrypoint.consumer_cls = GracefulConsumer
     RpcConsumer.consumer_cls = GracefulConsumer
+    if not getattr(RpcConsumer.handle_result, "survives_lost_connection", False):
+        RpcConsumer.handle_result = _reply_or_log(RpcConsumer.handle_result)
+
+
+def _reply_or_log(handle_result: Any) -> Any:
+    """Nameko's RPC reply and ack, except that a connection the broker dropped (a
+    restart) is logged instead of raised: raised, it kills the whole container and
+    with it every other worker. The call's work is committed; its caller waits in
+    vain and retries. The unacked request goes back to the queue with the dead
+    connection and is delivered again, so an RPC method must be safe to repeat
+    (they either are, or refuse the repeat with 409)."""
+
+    def reply_or_log(self: Any, message: Any, result: Any, exc_info: Any) -> Any:
+        try:
+            return handle_result(self, message, result, exc_info)
+        except CONNECTION_ERRORS as error:
+            method = message.delivery_info.get("routing_key")
+            log.error("could not reply to %s (the broker connection is gone): %r", method, error)
+            return result, exc_info
+
+    reply_or_log.survives_lost_connection = True  # type: ignore[attr-defined]
+    return reply_or_log
 
 
 def consumers_of(container: Any) -> list[GracefulConsumer]:

@@ -246,14 +246,16 @@ def running_suite(
     amqp_uri: str | None = None,
     ready_timeout: float = 90.0,
     extra_env: dict[str, str] | None = None,
+    api_uri: str | None = None,
 ) -> Iterator[Suite]:
     """Run the suite for the duration of the ``with`` block, then stop it and clean up.
 
     ``extra_env`` adds to (or overrides) every process's environment, e.g. an SMTP
     server for notifications: ``{"SMTP_HOST": "127.0.0.1", "SMTP_PORT": "2525"}``.
+    ``amqp_uri`` / ``api_uri``: another broker and its management API (a private node).
     """
     amqp_uri = amqp_uri or os.environ.get("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/")
-    admin = RabbitAdmin(amqp_uri, os.environ.get("RABBIT_API_URI"))
+    admin = RabbitAdmin(amqp_uri, api_uri or os.environ.get("RABBIT_API_URI"))
     vhost = f"wpis_suite_{uuid.uuid4().hex[:10]}"
     with ExitStack() as stack:
         vhost_uri = admin.create_vhost(vhost)
