@@ -263,7 +263,7 @@ def test_extension_of_a_valid_permit_and_refusal_of_an_unknown_one(
         EMPLOYER,
     )
     assert unknown.status_code == 409
-    assert "cannot be extended" in unknown.json()["message"]
+    assert "cannot be extended" in unknown.json()["error"]["message"]
 
     later = date.today() + timedelta(days=200)
     case = file_case(
@@ -330,7 +330,7 @@ def test_withdrawal_by_the_employer(suite: Suite):
     assert withdrawn.json()["status"] == "withdrawn"
     late = approve(suite, case["id"])
     assert late.status_code == 409
-    assert late.json()["allowed_actions"] == []
+    assert late.json()["error"]["details"]["allowed_actions"] == []
 
 
 def test_rejection_by_an_officer_and_closure_by_the_agency(suite: Suite):

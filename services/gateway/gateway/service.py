@@ -11,7 +11,6 @@ from importlib import resources
 from kombu import Connection
 from nameko import config
 from nameko.rpc import ServiceRpc
-from nameko.web.handlers import http
 from werkzeug.wrappers import Request, Response
 
 from gateway.api import applications as applications_api
@@ -21,7 +20,7 @@ from gateway.api import identity as identity_api
 from gateway.api import notifications as notifications_api
 from gateway.api import registers as registers_api
 from gateway.api import statistics as statistics_api
-from gateway.api.base import json_response
+from gateway.api.base import error_response, http, json_response
 from gateway.models import MESSAGING
 from gateway.ratelimit import VerifyRateLimit
 from gateway.schemas import EVENTS
@@ -61,5 +60,6 @@ class GatewayService(
             with Connection(config["AMQP_URI"], connect_timeout=2) as connection:
                 connection.ensure_connection(max_retries=1)
         except Exception as error:  # any failure to reach the broker means not healthy
-            return json_response(503, {"status": "unavailable", "broker": type(error).__name__})
+            broker = {"broker": type(error).__name__}
+            return error_response(503, "unavailable", "the broker is not reachable", None, broker)
         return json_response(200, {"status": "ok", "broker": "reachable"})
