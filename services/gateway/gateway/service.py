@@ -17,6 +17,7 @@ from gateway.api import applications as applications_api
 from gateway.api import contracts as contracts_api
 from gateway.api import events as events_api
 from gateway.api import identity as identity_api
+from gateway.api import meta as meta_api
 from gateway.api import notifications as notifications_api
 from gateway.api import registers as registers_api
 from gateway.api import statistics as statistics_api
@@ -37,6 +38,7 @@ class GatewayService(
     identity_api.IdentityApi,
     notifications_api.NotificationsApi,
     statistics_api.StatisticsApi,
+    meta_api.MetaApi,
 ):
     name = "gateway"
 
