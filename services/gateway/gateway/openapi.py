@@ -88,6 +88,7 @@ class Op:
     errors: tuple[int, ...] = ()
     auth: bool = True
     headers: dict[str, Any] = field(default_factory=dict)
+    also: tuple[str, ...] = ()  # other media types of the success answer (text)
 
 
 OBJECT = {"type": "object"}
@@ -254,7 +255,7 @@ OPERATIONS: tuple[Op, ...] = (
     Op("GET", f"{API}/statistics/export/{{fmt}}", "statistics",
        "open-data export: csv, json or the data dictionary",
        answer={"oneOf": [{"type": "object"}, {"type": "array"}]}, errors=(404, 422),
-       media="application/json", params=(
+       also=("text/csv",), params=(
            Param("fmt", "csv, json or dictionary",
                  {"type": "string", "enum": ["csv", "json", "dictionary"]}, where="path"),
            Param("from", "YYYY-MM"), Param("to", "YYYY-MM"))),
@@ -310,6 +311,8 @@ def build_spec() -> dict[str, Any]:
             f"E{status}",
             {"description": text, "content": {"application/json": {"schema": ERROR_REF}}},
         )
+    page = {"text/html": {"schema": {"type": "string"}}}
+    spec.components.response("E429Page", {"description": ERROR_TEXT[429], "content": page})
     converter = plugin.converter
     assert converter is not None
 
@@ -368,6 +371,8 @@ def build_spec() -> dict[str, Any]:
         elif op.media != "application/json":
             fmt = {} if op.media.startswith("text/") else {"format": "binary"}
             success["content"] = {op.media: {"schema": {"type": "string", **fmt}}}
+        for media in op.also:
+            success.setdefault("content", {})[media] = {"schema": {"type": "string"}}
         if op.headers:
             success["headers"] = op.headers
         operation["responses"][str(op.status)] = success
@@ -377,7 +382,8 @@ def build_spec() -> dict[str, Any]:
         if path_params:
             errors |= {404}
         for status in sorted(errors):
-            operation["responses"][str(status)] = {"$ref": f"#/components/responses/E{status}"}
+            name = f"E{status}Page" if op.media == "text/html" and status == 429 else f"E{status}"
+            operation["responses"][str(status)] = {"$ref": f"#/components/responses/{name}"}
         operation["security"] = [{"bearer": []}] if op.auth else []
         paths.setdefault(op.path, {})[op.method.lower()] = operation
     for path, operations in paths.items():
