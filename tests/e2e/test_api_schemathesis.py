@@ -73,3 +73,47 @@ def test_live_api_conforms_to_its_openapi_document(suite: Suite):
     print("\n".join(f"  {seconds_:6.1f} s  {label}" for label, seconds_ in slowest))
     assert ran >= 80
     assert not failures, "\n\n".join(failures)
+
+
+def error_of(response: requests.Response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["Content-Type"].startswith("application/json")
+    error = response.json()["error"]
+    assert error["code"] == code and error["message"] and isinstance(error["fields"], dict)
+    return error
+
+
+def test_errors_and_limits_answer_with_the_error_body(suite: Suite):
+    api = f"{suite.gateway_url}/api/v1"
+    officer = api_auth_headers("decision_officer", "officer.anna", suite.gateway_url)
+    error_of(requests.get(f"{api}/no-such-thing", timeout=10), 404, "not_found")
+    error_of(requests.put(f"{api}/applications", timeout=10), 405, "method_not_allowed")
+    error_of(
+        requests.post(f"{api}/applications", data=b"{", headers=officer, timeout=10),
+        400,
+        "malformed_request",
+    )
+    too_big = requests.post(
+        f"{api}/applications", data=b"x" * (1024 * 1024 + 1), headers=officer, timeout=30
+    )
+    assert error_of(too_big, 413, "payload_too_large")["fields"] == {
+        "body": ["larger than the limit of 1048576 bytes"]
+    }
+    deep = requests.post(
+        f"{api}/applications", data="[" * 21 + "]" * 21, headers=officer, timeout=10
+    )
+    assert "body" in error_of(deep, 422, "too_deeply_nested")["fields"]
+    page = requests.get(f"{api}/events?producer=permits&limit=1001", headers=officer, timeout=10)
+    body = page.json()
+    assert error_of(page, 422, "invalid_request")["fields"] == {"limit": ["must be at most 1000"]}
+    assert body["errors"] == body["error"]["fields"]  # the compatibility copy
+    invalid = requests.post(f"{api}/applications", json={}, headers=officer, timeout=10)
+    assert {"employer", "worker"} <= set(error_of(invalid, 422, "invalid_request")["fields"])
+
+
+def test_the_spec_and_its_docs_page_are_served(suite: Suite):
+    spec = requests.get(f"{suite.gateway_url}/api/v1/openapi.json", timeout=10)
+    assert spec.status_code == 200 and spec.json()["openapi"].startswith("3.")
+    docs = requests.get(f"{suite.gateway_url}/api/v1/docs", timeout=10)
+    assert docs.status_code == 200 and docs.headers["Content-Type"].startswith("text/html")
+    assert 'id="post_applications"' in docs.text and "openapi.json" in docs.text
