@@ -231,7 +231,8 @@ OPERATIONS: tuple[Op, ...] = (
        params=(Param("producer", "which service's events", {"type": "string", "enum": [
            "applications", "identity_gateway", "permits", "contracts", "notifications"]},
            required=True),
-           Param("after", "sequence number to read after", {"type": "integer", "minimum": 0}),
+           Param("after", "sequence number to read after",
+                 {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}),
            Param("limit", "page size", {"type": "integer", "minimum": 1, "maximum": 1000}))),
     Op("GET", f"{API}/notifications", "notifications", "the delivery log, newest first",
        answer=f"{N}DeliverySchema", many=True, errors=(422,),
