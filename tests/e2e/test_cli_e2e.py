@@ -93,9 +93,12 @@ def test_an_officer_works_a_case_with_the_cli(suite: Suite, tmp_path: Path):
     permit = wpis(suite, tmp_path, "permits", "show", number)
     assert permit.returncode == 0, permit.stderr
     assert number in permit.stdout and "Welder" in permit.stdout
-    valid = wpis(suite, tmp_path, "permits", "verify", number)
-    assert valid.returncode == 0, valid.stdout + valid.stderr
-    assert "valid" in valid.stdout
+    # The contract starts in 45 days: the permit is issued but not valid yet (exit 3).
+    checked = wpis(suite, tmp_path, "permits", "verify", number)
+    assert checked.returncode == 3, checked.stdout + checked.stderr
+    assert "not_valid" in checked.stdout and "not yet valid" in checked.stdout
+    as_json = wpis(suite, tmp_path, "--json", "permits", "verify", number)
+    assert json.loads(as_json.stdout)["number"] == number
     unknown = wpis(suite, tmp_path, "permits", "verify", "WP-0000-000000")
     assert unknown.returncode in (1, 3)
 
