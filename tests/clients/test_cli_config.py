@@ -89,3 +89,28 @@ def test_cannot_reach_the_api_is_a_clear_error(tmp_path, monkeypatch):
     result = CliRunner().invoke(app, ["--url", "http://127.0.0.1:9", "cases", "list"])
     assert result.exit_code == 1
     assert "cannot reach http://127.0.0.1:9" in result.output
+
+
+def test_login_keeps_the_tokens_and_later_requests_carry_the_bearer_token(tmp_path, monkeypatch):
+    monkeypatch.setenv("WPIS_CONFIG_DIR", str(tmp_path))
+    monkeypatch.setenv("WPIS_PASSWORD", "s3cret")
+    sent = {}
+
+    def fake_login(self, username, password):
+        sent.update(url=self.base_url, username=username, password=password)
+        return {"access_token": "acc", "refresh_token": "ref", "token_type": "bearer",
+                "expires_in": 900}  # fmt: skip
+
+    monkeypatch.setattr("wpis_cli.main.Client.login", fake_login)
+    result = CliRunner().invoke(app, ["--url", "http://api.test", "login", "-u", "anna"])
+    assert result.exit_code == 0, result.output
+    assert sent == {"url": "http://api.test", "username": "anna", "password": "s3cret"}
+    saved = Config.load(tmp_path / "config.json")
+    assert (saved.url, saved.access_token, saved.refresh_token) == ("http://api.test", "acc", "ref")
+    assert stat.S_IMODE((tmp_path / "config.json").stat().st_mode) == 0o600
+
+    from wpis_cli.main import client
+
+    monkeypatch.setattr("wpis_cli.main.state.url_option", None)
+    assert client().session.headers["Authorization"] == "Bearer acc"
+    assert client().base_url == "http://api.test"
