@@ -11,6 +11,7 @@ operation runs even when one fails; the test lists every failure at the end.
 from __future__ import annotations
 
 import time
+from datetime import date, timedelta
 
 import pytest
 import requests
@@ -25,7 +26,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from wpis_common.suite import Suite
-from wpis_common.testing import api_auth_headers
+from wpis_common.testing import api_auth_headers, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -117,3 +118,80 @@ def test_the_spec_and_its_docs_page_are_served(suite: Suite):
     docs = requests.get(f"{suite.gateway_url}/api/v1/docs", timeout=10)
     assert docs.status_code == 200 and docs.headers["Content-Type"].startswith("text/html")
     assert 'id="post_applications"' in docs.text and "openapi.json" in docs.text
+
+
+def filed_application() -> dict:
+    start = date.today() + timedelta(days=45)
+    return {
+        "employer": {"tax_id": "02563412", "name": "Ararat Build LLC",
+                     "email": "hr@ararat.example"},
+        "worker": {
+            "given_names": "Ravi", "surname": "Kumar", "date_of_birth": "1990-04-12", "sex": "M",
+            "nationality": "IND", "email": "ravi@example.org",
+            "passport": {"number": "Z1234567", "issuing_country": "IND",
+                         "expiry_date": "2031-01-01"},
+        },
+        "job": {"title": "Welder", "isco_code": "7212", "region": "AM-ER",
+                "monthly_salary": 450000, "currency": "AMD"},
+        "contract": {"start_date": start.isoformat(),
+                     "end_date": (start + timedelta(days=300)).isoformat()},
+    }  # fmt: skip
+
+
+def test_answers_about_a_real_case_match_their_documented_schemas(suite: Suite):
+    """Generated requests mostly meet 404s; this walks a real case to its permit and
+    checks each 2xx answer against the document."""
+    api = f"{suite.gateway_url}/api/v1"
+    schema = schemathesis.openapi.from_url(f"{api}/openapi.json")
+    employer = api_auth_headers("employer", "02563412", suite.gateway_url)
+    officer = api_auth_headers("decision_officer", "officer.anna", suite.gateway_url)
+
+    def conforms(method: str, template: str, url: str, response: requests.Response) -> dict:
+        assert response.status_code < 300, (url, response.text)
+        schema[template][method].validate_response(response)
+        return response.json()
+
+    created = requests.post(
+        f"{api}/applications", json=filed_application(), headers=employer, timeout=10
+    )
+    case = conforms("POST", "/api/v1/applications", f"{api}/applications", created)
+    case_url = f"{api}/applications/{case['id']}"
+
+    def in_review() -> bool:
+        return requests.get(case_url, headers=officer, timeout=10).json()["status"] == "in_review"
+
+    wait_for(in_review, timeout=30, what="identity check")
+    decided = requests.post(
+        f"{case_url}/decision", json={"decision": "approve", "reason": "ok"}, headers=officer,
+        timeout=10,
+    )  # fmt: skip
+    conforms("POST", "/api/v1/applications/{application_id}/decision", case_url, decided)
+
+    def issued() -> dict | None:
+        answer = requests.get(case_url, headers=officer, timeout=10).json()
+        return answer if answer.get("permit_number") and answer.get("contract_id") else None
+
+    done = wait_for(issued, timeout=30, what="permit and contract")
+    number, contract = done["permit_number"], done["contract_id"]
+    app_id = "/api/v1/applications/{application_id}"
+    reads = [
+        (app_id, case_url),
+        (f"{app_id}/history", f"{case_url}/history"),
+        (f"{app_id}/documents", f"{case_url}/documents"),
+        (f"{app_id}/identity-checks", f"{case_url}/identity-checks"),
+        (f"{app_id}/notifications", f"{case_url}/notifications"),
+        ("/api/v1/applications", f"{api}/applications?limit=5"),
+        ("/api/v1/application-rules", f"{api}/application-rules"),
+        ("/api/v1/permits/{number}", f"{api}/permits/{number}"),
+        ("/api/v1/verify/{number}", f"{api}/verify/{number}"),
+        ("/api/v1/contracts/{contract_id}", f"{api}/contracts/{contract}"),
+        ("/api/v1/contracts/{contract_id}/history", f"{api}/contracts/{contract}/history"),
+        ("/api/v1/employers/{tax_id}/contracts", f"{api}/employers/02563412/contracts"),
+        ("/api/v1/events", f"{api}/events?producer=applications&after=0&limit=5"),
+        ("/api/v1/notifications", f"{api}/notifications?limit=5"),
+        ("/api/v1/notifications/webhooks", f"{api}/notifications/webhooks"),
+        ("/api/v1/statistics", f"{api}/statistics"),
+        ("/healthz", f"{suite.gateway_url}/healthz"),
+    ]
+    for template, url in reads:
+        conforms("GET", template, url, requests.get(url, headers=officer, timeout=10))
