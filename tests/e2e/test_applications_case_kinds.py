@@ -223,7 +223,10 @@ def test_new_case_with_labour_market_test_fee_and_permit(suite: Suite):
     missing = post(suite, "/applications", {**case_payload(), "draft": True}, EMPLOYER).json()
     refused = post(suite, f"/applications/{missing['id']}/submit", None, EMPLOYER)
     assert refused.status_code == 409
-    assert refused.json()["missing_documents"] == ["passport_copy", "contract_draft"]
+    assert refused.json()["error"]["details"]["missing_documents"] == [
+        "passport_copy",
+        "contract_draft",
+    ]
 
     case = file_case(suite, case_payload(), NEW_DOCUMENTS)
     assert case["status"] == "identity_check_pending"
@@ -235,7 +238,7 @@ def test_new_case_with_labour_market_test_fee_and_permit(suite: Suite):
 
     unpaid = approve(suite, case["id"])
     assert unpaid.status_code == 409
-    assert unpaid.json()["blockers"] == ["the state fee has not been paid"]
+    assert unpaid.json()["error"]["details"]["blockers"] == ["the state fee has not been paid"]
     pay_fee(suite, case["id"], 105000)
     assert approve(suite, case["id"]).json()["status"] == "approved"
     issued = wait_for_status(suite, case["id"], "permit_issued")
@@ -297,8 +300,8 @@ def test_send_back_and_resubmission(suite: Suite):
     by_employer = post(suite, f"/applications/{case['id']}/send-back",
                        {"reason": "x"}, EMPLOYER)  # fmt: skip
     assert by_employer.status_code == 403
-    assert by_employer.json()["allowed_roles"] == ["decision_officer", "intake_officer",
-                                                   "supervisor"]  # fmt: skip
+    allowed = by_employer.json()["error"]["details"]["allowed_roles"]
+    assert allowed == ["decision_officer", "intake_officer", "supervisor"]
     returned = post(
         suite,
         f"/applications/{case['id']}/send-back",

@@ -232,7 +232,7 @@ def test_bad_contract_requests_get_clear_errors_and_change_nothing(suite: Suite)
         timeout=10,
     )
     assert again.status_code == 409
-    assert again.json()["status"] == "terminated"
+    assert again.json()["error"]["details"]["status"] == "terminated"
     late_amend = requests.patch(
         amend_url, json={"monthly_salary": 500000, "reason": "x"}, timeout=10
     )

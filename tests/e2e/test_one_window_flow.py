@@ -202,7 +202,7 @@ def test_unknown_passport_is_refused_with_the_identity_reason(suite: Suite):
         timeout=10,
     )
     assert approve.status_code == 409
-    assert approve.json()["status"] == "rejected"
+    assert approve.json()["error"]["details"]["status"] == "rejected"
 
 
 def count_applications(suite: Suite) -> int:
