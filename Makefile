@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: help setup run test test-pg lint fmt migrate bench clean distclean events-docs
+.PHONY: help setup run test test-pg lint fmt migrate bench clean distclean events-docs openapi
 
 help: ## list the targets
 	@echo "WPIS make targets:"
@@ -49,6 +49,9 @@ keys: setup ## a development attestation key pair in var/keys (kept if it exists
 bench: setup ## run bench/flow.py (BENCH_ARGS passes arguments)
 	@if [ -f bench/flow.py ]; then $(BIN)/python bench/flow.py $(BENCH_ARGS); \
 	else echo "bench: bench/flow.py does not exist yet"; fi
+
+openapi: setup ## regenerate the gateway's OpenAPI document (services/gateway/gateway/static/openapi.json)
+	$(BIN)/python scripts/gen_openapi.py
 
 events-docs: setup ## regenerate docs/events/ (JSON Schemas, AsyncAPI) from the event schemas
 	$(BIN)/python scripts/gen_event_docs.py

@@ -100,7 +100,10 @@ def test_the_http_page_says_where_to_continue():
     assert replay.page("permits", 8, [])["next_after"] == 8
 
 
-@pytest.mark.parametrize("after, limit", [("x", 1), (1.5, 1), (True, 1), (0, 1001), (0, "")])
+@pytest.mark.parametrize(
+    "after, limit",
+    [("x", 1), (1.5, 1), (True, 1), (0, 1001), (0, ""), (2**63, 1), (str(10**30), 1)],
+)
 def test_page_arguments_are_checked(after, limit):
     with pytest.raises(InvalidInput):
         replay.validate_page(after, limit)

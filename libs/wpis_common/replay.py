@@ -26,16 +26,17 @@ from wpis_common.outbox import envelope_from_row
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
+MAX_SEQUENCE = 2**63 - 1  # a BIGINT: a larger ``after`` overflowed the query (a 502)
 # The services that publish events (and so answer ``events_after``).
 PRODUCERS = ("applications", "identity_gateway", "permits", "contracts", "notifications")
 
 
 def validate_page(after: Any, limit: Any) -> tuple[int, int]:
-    """``after`` >= 0 and 1 <= ``limit`` <= MAX_LIMIT as ints, or InvalidInput."""
+    """0 <= ``after`` <= MAX_SEQUENCE and 1 <= ``limit`` <= MAX_LIMIT as ints, or InvalidInput."""
     errors: dict[str, list[str]] = {}
     parsed_after = _whole_number(after)
-    if parsed_after is None or parsed_after < 0:
-        errors["after"] = ["must be a whole number, 0 or more (a sequence number)"]
+    if parsed_after is None or not 0 <= parsed_after <= MAX_SEQUENCE:
+        errors["after"] = [f"must be a whole number from 0 to {MAX_SEQUENCE} (a sequence number)"]
     parsed_limit = _whole_number(limit)
     if parsed_limit is None or not 1 <= parsed_limit <= MAX_LIMIT:
         errors["limit"] = [f"must be a whole number from 1 to {MAX_LIMIT}"]

@@ -68,3 +68,17 @@ def wait_for(
             return last
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {last!r}")
+
+
+def api_auth_headers(role: str, actor: str | None = None, gateway_url: str = "") -> dict[str, str]:
+    """HTTP headers that make a test's request act as ``role`` (and ``actor``).
+
+    The one place tests say who is calling the HTTP API. Today: the
+    ``X-WPIS-Role`` / ``X-WPIS-Actor`` stand-in headers. When accounts land
+    (W6), this logs in as a seeded account of the role at ``gateway_url``
+    (``POST /api/v1/auth/login``) and returns ``Authorization: Bearer <token>``.
+    """
+    headers = {"X-WPIS-Role": role}
+    if actor:
+        headers["X-WPIS-Actor"] = actor
+    return headers

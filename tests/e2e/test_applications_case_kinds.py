@@ -229,7 +229,10 @@ def test_new_case_with_labour_market_test_fee_and_permit(suite: Suite):
     missing = post(suite, "/applications", {**case_payload(), "draft": True}, EMPLOYER).json()
     refused = post(suite, f"/applications/{missing['id']}/submit", None, EMPLOYER)
     assert refused.status_code == 409
-    assert refused.json()["missing_documents"] == ["passport_copy", "contract_draft"]
+    assert refused.json()["error"]["details"]["missing_documents"] == [
+        "passport_copy",
+        "contract_draft",
+    ]
 
     case = file_case(suite, case_payload(), NEW_DOCUMENTS)
     assert case["status"] == "identity_check_pending"
@@ -241,7 +244,7 @@ def test_new_case_with_labour_market_test_fee_and_permit(suite: Suite):
 
     unpaid = approve(suite, case["id"])
     assert unpaid.status_code == 409
-    assert unpaid.json()["blockers"] == ["the state fee has not been paid"]
+    assert unpaid.json()["error"]["details"]["blockers"] == ["the state fee has not been paid"]
     pay_fee(suite, case["id"], 105000)
     assert approve(suite, case["id"]).json()["status"] == "approved"
     issued = wait_for_status(suite, case["id"], "permit_issued")
@@ -269,7 +272,7 @@ def test_extension_of_a_valid_permit_and_refusal_of_an_unknown_one(
         EMPLOYER,
     )
     assert unknown.status_code == 409
-    assert "cannot be extended" in unknown.json()["message"]
+    assert "cannot be extended" in unknown.json()["error"]["message"]
 
     later = date.today() + timedelta(days=200)
     case = file_case(
@@ -312,8 +315,8 @@ def test_send_back_and_resubmission(suite: Suite):
     by_employer = post(suite, f"/applications/{case['id']}/send-back",
                        {"reason": "x"}, EMPLOYER)  # fmt: skip
     assert by_employer.status_code == 403
-    assert by_employer.json()["allowed_roles"] == ["decision_officer", "intake_officer",
-                                                   "supervisor"]  # fmt: skip
+    allowed = by_employer.json()["error"]["details"]["allowed_roles"]
+    assert allowed == ["decision_officer", "intake_officer", "supervisor"]
     returned = post(
         suite,
         f"/applications/{case['id']}/send-back",
@@ -345,7 +348,7 @@ def test_withdrawal_by_the_employer(suite: Suite):
     assert withdrawn.json()["status"] == "withdrawn"
     late = approve(suite, case["id"])
     assert late.status_code == 409
-    assert late.json()["allowed_actions"] == []
+    assert late.json()["error"]["details"]["allowed_actions"] == []
 
 
 def test_rejection_by_an_officer_and_closure_by_the_agency(suite: Suite):

@@ -188,7 +188,7 @@ def test_bad_contract_requests_get_clear_errors_and_change_nothing(suite: Suite)
         terminate_url, data=b'{"reason": ', headers={"Content-Type": "application/json"}, timeout=10
     )
     assert malformed.status_code == 400
-    assert malformed.json()["error"] == "malformed_request"
+    assert malformed.json()["error"]["code"] == "malformed_request"
 
     invalid = requests.post(
         terminate_url,
@@ -232,9 +232,9 @@ def test_bad_contract_requests_get_clear_errors_and_change_nothing(suite: Suite)
         timeout=10,
     )
     assert again.status_code == 409
-    assert again.json()["status"] == "terminated"
+    assert again.json()["error"]["details"]["status"] == "terminated"
     late_amend = requests.patch(
         amend_url, json={"monthly_salary": 500000, "reason": "x"}, timeout=10
     )
     assert late_amend.status_code == 409
-    assert late_amend.json()["allowed_actions"] == []
+    assert late_amend.json()["error"]["details"]["allowed_actions"] == []

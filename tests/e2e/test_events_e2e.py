@@ -140,7 +140,7 @@ def test_replay_refuses_bad_queries_with_the_field_and_reason(suite: Suite, para
     response = requests.get(api(suite, "/events"), params=params, timeout=10)
     assert response.status_code == 422
     body = response.json()
-    assert body["error"] == "invalid_request"
+    assert body["error"]["code"] == "invalid_request"
     assert list(body["errors"]) == [field]
     assert body["errors"][field][0]
 

@@ -202,7 +202,7 @@ def test_unknown_passport_is_refused_with_the_identity_reason(suite: Suite):
         timeout=10,
     )
     assert approve.status_code == 409
-    assert approve.json()["status"] == "rejected"
+    assert approve.json()["error"]["details"]["status"] == "rejected"
 
 
 def count_applications(suite: Suite) -> int:
@@ -219,7 +219,7 @@ def test_bad_requests_get_clear_errors_and_store_nothing(suite: Suite):
         timeout=10,
     )
     assert malformed.status_code == 400
-    assert malformed.json()["error"] == "malformed_request"
+    assert malformed.json()["error"]["code"] == "malformed_request"
 
     payload = ravi_kumar()
     payload["worker"]["passport"]["expiry_date"] = "2020-01-01"

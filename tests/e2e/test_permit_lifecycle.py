@@ -138,7 +138,7 @@ def test_issue_extend_amend_revoke_seen_by_an_agency_in_order(suite: Suite, agen
 
     illegal = act(suite, number, "extend", {"valid_until": "2099-01-01", "reason": "x"})
     assert illegal.status_code == 409
-    assert illegal.json()["allowed_actions"] == []
+    assert illegal.json()["error"]["details"]["allowed_actions"] == []
 
     events = agency.wait_for_events(
         number, ["permit_issued", "permit_extended", "permit_amended", "permit_revoked"]
@@ -214,4 +214,4 @@ def test_public_checks_are_rate_limited_per_client(suite: Suite):
             break
     assert statuses[0] == 200 and statuses[-1] == 429, statuses
     assert int(response.headers["Retry-After"]) >= 1
-    assert response.json()["error"] == "rate_limited"
+    assert response.json()["error"]["code"] == "rate_limited"

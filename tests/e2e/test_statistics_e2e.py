@@ -152,7 +152,7 @@ def test_live_figures_and_a_rebuild_from_the_producers_logs_agree(suite: Suite):
 def test_bad_questions_get_clear_4xx(suite: Suite):
     unknown = ask(suite, "permits_eaten")
     assert unknown.status_code == 404
-    assert "permits_issued" in unknown.json()["measures"]
+    assert "permits_issued" in unknown.json()["error"]["details"]["measures"]
     invalid = ask(suite, "permits_issued", {"group_by": "colour", "sex": "Q", "from": "May"})
     assert invalid.status_code == 422
     assert set(invalid.json()["errors"]) == {"group_by", "sex", "from"}

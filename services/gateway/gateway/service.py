@@ -11,17 +11,17 @@ from importlib import resources
 from kombu import Connection
 from nameko import config
 from nameko.rpc import ServiceRpc
-from nameko.web.handlers import http
 from werkzeug.wrappers import Request, Response
 
 from gateway.api import applications as applications_api
 from gateway.api import contracts as contracts_api
 from gateway.api import events as events_api
 from gateway.api import identity as identity_api
+from gateway.api import meta as meta_api
 from gateway.api import notifications as notifications_api
 from gateway.api import registers as registers_api
 from gateway.api import statistics as statistics_api
-from gateway.api.base import json_response
+from gateway.api.base import error_response, http, json_response
 from gateway.models import MESSAGING
 from gateway.ratelimit import VerifyRateLimit
 from gateway.schemas import EVENTS
@@ -38,6 +38,7 @@ class GatewayService(
     identity_api.IdentityApi,
     notifications_api.NotificationsApi,
     statistics_api.StatisticsApi,
+    meta_api.MetaApi,
 ):
     name = "gateway"
 
@@ -61,5 +62,6 @@ class GatewayService(
             with Connection(config["AMQP_URI"], connect_timeout=2) as connection:
                 connection.ensure_connection(max_retries=1)
         except Exception as error:  # any failure to reach the broker means not healthy
-            return json_response(503, {"status": "unavailable", "broker": type(error).__name__})
+            broker = {"broker": type(error).__name__}
+            return error_response(503, "unavailable", "the broker is not reachable", None, broker)
         return json_response(200, {"status": "ok", "broker": "reachable"})

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from gateway.domain import error_from_remote, parse_json_body
+from gateway.domain import error_body, error_from_remote, json_depth, limit_problem, parse_json_body
 from wpis_common.errors import Conflict, InvalidInput, NotFound, WpisError
 
 
@@ -22,14 +22,23 @@ from wpis_common.errors import Conflict, InvalidInput, NotFound, WpisError
 def test_known_remote_error_keeps_its_status_and_details(error, status, slug):
     got_status, body = error_from_remote(type(error).__name__, str(error))
     assert got_status == status == error.http_status
-    assert body == {"error": slug, **error.body()}
+    details = {k: v for k, v in error.body().items() if k not in ("message", "errors")}
+    assert body["error"]["code"] == slug
+    assert body["error"]["message"] == error.message
+    assert body["error"]["fields"] == error.body().get("errors", {})
+    assert body["error"].get("details", {}) == details
 
 
 def test_invalid_input_body_carries_the_field_errors():
     error = InvalidInput({"worker.passport.number": ["must be 5-20 capital letters or digits"]})
     _, body = error_from_remote("InvalidInput", str(error))
-    assert body["errors"] == {"worker.passport.number": ["must be 5-20 capital letters or digits"]}
-    assert body["message"] == "invalid request"
+    fields = {"worker.passport.number": ["must be 5-20 capital letters or digits"]}
+    assert body["error"] == {
+        "code": "invalid_request",
+        "message": "invalid request",
+        "fields": fields,
+    }
+    assert body["errors"] == fields  # the compatibility copy
 
 
 @pytest.mark.parametrize(
@@ -45,27 +54,33 @@ def test_invalid_input_body_carries_the_field_errors():
 def test_unknown_remote_error_is_a_502_that_leaks_nothing(exc_type, value):
     assert error_from_remote(exc_type, value) == (
         502,
-        {"error": "upstream_error", "message": "a service failed to answer"},
+        {
+            "error": {
+                "code": "upstream_error",
+                "message": "a service failed to answer",
+                "fields": {},
+            }
+        },
     )
 
 
 @pytest.mark.parametrize(
     ("value", "body"),
     [
-        ("no such permit", {"error": "not_found", "message": "no such permit"}),
-        ("", {"error": "not_found"}),
-        (None, {"error": "not_found"}),
+        ("no such permit", {"code": "not_found", "message": "no such permit", "fields": {}}),
+        ("", {"code": "not_found", "message": "not found", "fields": {}}),
+        (None, {"code": "not_found", "message": "not found", "fields": {}}),
     ],
 )
 def test_known_error_with_a_plain_text_value_still_answers(value, body):
-    assert error_from_remote("NotFound", value) == (404, body)
+    assert error_from_remote("NotFound", value) == (404, {"error": body})
 
 
 @pytest.mark.parametrize("value", ["42", '"gone"', "[1, 2]", "null"])
 def test_known_error_with_a_non_object_json_value_still_answers(value):
     status, body = error_from_remote("NotFound", value)
     assert status == 404
-    assert body["error"] == "not_found"
+    assert body["error"]["code"] == "not_found"
 
 
 @pytest.mark.parametrize(
@@ -91,3 +106,65 @@ def test_body_that_is_not_json_is_refused_with_a_reason(raw):
     payload, reason = parse_json_body(raw)
     assert payload is None
     assert reason.startswith("the request body is not valid JSON: ")
+
+
+def test_deep_json_is_refused_by_the_parser_with_a_reason_not_a_crash():
+    payload, reason = parse_json_body(b"[" * 100_000 + b"]" * 100_000)
+    assert payload is None and reason
+
+
+@pytest.mark.parametrize(
+    ("text", "depth"),
+    [
+        ("1", 0),
+        ('"[[[{"', 0),
+        ("{}", 1),
+        ('{"a": [1, {"b": "]]]"}]}', 3),
+        ('[[["\\"]]]', 3),
+        ("[" * 25, 25),
+    ],
+)
+def test_json_depth_counts_nesting_outside_strings(text, depth):
+    assert json_depth(text) == depth
+
+
+LIMITS = {"max_body_bytes": 100, "max_depth": 3, "max_page_size": 50}
+
+
+def test_a_request_within_the_limits_passes():
+    body = b'{"a": {"b": [1]}}'
+    assert limit_problem(len(body), body, True, "50", **LIMITS) is None
+
+
+def test_a_body_past_the_size_limit_is_a_413_naming_the_limit():
+    status, body = limit_problem(1000, None, True, None, **LIMITS)
+    assert status == 413
+    assert body["error"]["code"] == "payload_too_large"
+    assert body["error"]["fields"] == {"body": ["larger than the limit of 100 bytes"]}
+
+
+def test_a_route_with_its_own_size_limit_is_not_refused_for_size():
+    assert limit_problem(10**9, None, False, None, None, 3, 50) is None
+
+
+def test_json_nested_too_deeply_is_a_422():
+    status, body = limit_problem(10, b"[[[[1]]]]", True, None, **LIMITS)
+    assert status == 422
+    assert body["error"]["code"] == "too_deeply_nested"
+    assert "body" in body["error"]["fields"]
+
+
+def test_a_form_body_is_not_measured_as_json():
+    assert limit_problem(10, b"[[[[1]]]]", False, None, **LIMITS) is None
+
+
+def test_a_page_size_past_the_maximum_is_a_422_on_limit():
+    status, body = limit_problem(None, b"", True, "51", **LIMITS)
+    assert status == 422
+    assert body["errors"] == {"limit": ["must be at most 50"]}
+
+
+def test_error_body_without_fields_has_no_compatibility_copy():
+    assert error_body("conflict", "no") == {
+        "error": {"code": "conflict", "message": "no", "fields": {}}
+    }

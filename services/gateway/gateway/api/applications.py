@@ -18,12 +18,19 @@ from typing import Any
 from urllib.parse import urlencode
 
 from nameko.exceptions import RemoteError
-from nameko.web.handlers import http
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
 from gateway import domain
-from gateway.api.base import API, ApiBase, invalid, json_response, malformed
+from gateway.api.base import (
+    API,
+    ApiBase,
+    error_response,
+    http,
+    invalid,
+    json_response,
+    malformed,
+)
 
 LIST_PARAMS = frozenset(
     {"status", "kind", "employer", "nationality", "submitted_from", "submitted_to", "overdue",
@@ -127,7 +134,7 @@ class ApplicationsApi(ApiBase):
     def list_documents(self, request: Request, application_id: str) -> Response:
         return self._call(lambda: self.applications.documents_of(application_id, _who(request)))
 
-    @http("POST", f"{API}/applications/<string:application_id>/documents")
+    @http("POST", f"{API}/applications/<string:application_id>/documents", own_body_limit=True)
     def upload_document(self, request: Request, application_id: str) -> Response:
         response = self._upload(request, application_id)
         return self.audited(request, response, application_id)
@@ -208,9 +215,8 @@ class ApplicationsApi(ApiBase):
         response = self.call(guarded, success_status)
         if not caught:
             return response
-        status, slug = EXTRA_ERRORS[caught[0].exc_type]
-        _, body = domain.error_from_remote("WpisError", caught[0].value)
-        return json_response(status, {**body, "error": slug})
+        status, code = EXTRA_ERRORS[caught[0].exc_type]
+        return json_response(status, domain.body_from_details(code, caught[0].value))
 
 
 def _who(request: Request, body: Any = None) -> dict[str, Any]:
@@ -245,12 +251,12 @@ def _list_filters(request: Request) -> dict[str, Any]:
 
 
 def _too_large(limit: int) -> Response:
-    body = {
-        "error": "payload_too_large",
-        "message": f"the document is larger than {limit} bytes",
-        "errors": {"file": [f"larger than the limit of {limit} bytes"]},
-    }
-    return json_response(413, body)
+    return error_response(
+        413,
+        "payload_too_large",
+        f"the document is larger than {limit} bytes",
+        {"file": [f"larger than the limit of {limit} bytes"]},
+    )
 
 
 def _created_id(response: Response) -> str | None:

@@ -1,5 +1,6 @@
-"""What every route module shares: JSON answers, RPC calls with a deadline,
-error mapping and the audit trail."""
+"""What every route module shares: the ``http`` entrypoint with the request
+limits and JSON errors, JSON answers, RPC calls with a deadline, error mapping
+and the audit trail."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ from typing import Any
 
 import eventlet
 from nameko.exceptions import RemoteError, UnknownService
+from nameko.web.handlers import HttpRequestHandler
+from nameko.web.server import WebServer, WsgiApp
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
 from gateway import domain
@@ -19,19 +23,129 @@ from wpis_common.envelope import utc_now
 
 log = logging.getLogger(__name__)
 API = "/api/v1"
+FORM_TYPES = frozenset({"multipart/form-data", "application/x-www-form-urlencoded"})
 
 
-def json_response(status: int, body: Any) -> Response:
-    return Response(json.dumps(body), status=status, mimetype="application/json")
+def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(body), status=status, mimetype="application/json", headers=headers)
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    fields: dict[str, list[str]] | None = None,
+    details: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """A 4xx/5xx with the one error body (gateway.domain.error_body)."""
+    return json_response(status, domain.error_body(code, message, fields, details), headers)
 
 
 def malformed(reason: str) -> Response:
-    return json_response(400, {"error": "malformed_request", "message": reason})
+    return error_response(400, "malformed_request", reason)
 
 
-def invalid(errors: dict[str, list[str]]) -> Response:
-    body = {"error": "invalid_request", "message": "invalid request", "errors": errors}
-    return json_response(422, body)
+def invalid(errors: dict[str, list[str]], message: str = "invalid request") -> Response:
+    return error_response(422, "invalid_request", message, errors)
+
+
+def not_found(message: str, details: dict[str, Any] | None = None) -> Response:
+    return error_response(404, "not_found", message, details=details)
+
+
+# -- the entrypoint --------------------------------------------------------------------
+
+
+class JsonErrorsWsgiApp(WsgiApp):
+    """Nameko's WSGI app, with an unknown path or method answered in the error body."""
+
+    def __call__(self, environ, start_response):
+        request = Request(environ, shallow=True)
+        adapter = self.url_map.bind_to_environ(environ)
+        try:
+            provider, values = adapter.match()
+            request.path_values = values
+            response = provider.handle_request(request)
+        except HTTPException as exc:
+            response = _from_http_exception(exc)
+        return response(environ, start_response)
+
+
+def _from_http_exception(exc: HTTPException) -> Response:
+    if exc.code is None or exc.code < 400:  # redirects (e.g. a trailing slash) stay as they are
+        return exc.get_response()
+    headers = {k: v for k, v in exc.get_headers() if k.lower() in ("allow", "location")}
+    code = (exc.name or "error").lower().replace(" ", "_")
+    message = exc.description or exc.name or "error"
+    if exc.code == 404:
+        message = "no such path in the WPIS API (see /api/v1/openapi.json)"
+    elif exc.code == 405:
+        message = f"method not allowed here; allowed: {headers.get('Allow', '')}"
+    return error_response(exc.code, code, message, headers=headers)
+
+
+class GatewayWebServer(WebServer):
+    def get_wsgi_app(self):
+        return JsonErrorsWsgiApp(self)
+
+
+class GatewayHttp(HttpRequestHandler):
+    """Nameko's ``@http`` with the gateway's request limits and JSON errors.
+
+    Every gateway route uses it (``from gateway.api.base import http``): a body
+    past ``MAX_BODY_BYTES`` is a 413, JSON nested past ``MAX_JSON_DEPTH`` or a
+    ``limit`` past ``MAX_PAGE_SIZE`` a 422, and an unexpected error a JSON 500,
+    all before or instead of the route's own code. A route that enforces its own
+    body size (document upload) passes ``own_body_limit=True``.
+    """
+
+    server = GatewayWebServer()
+
+    def __init__(self, method, url, own_body_limit: bool = False, **kwargs):
+        self.own_body_limit = own_body_limit
+        super().__init__(method, url, **kwargs)
+
+    def handle_request(self, request: Request) -> Response:
+        request.shallow = False
+        try:
+            refused = self.refused(request)
+        except Exception as exc:
+            return self.response_from_exception(exc)
+        if refused is not None:
+            return refused
+        return super().handle_request(request)
+
+    def refused(self, request: Request) -> Response | None:
+        max_body, body, content_length = None, None, request.content_length
+        if not self.own_body_limit:
+            max_body = int(setting("MAX_BODY_BYTES", 0) or domain.DEFAULT_MAX_BODY_BYTES)
+            if (content_length or 0) <= max_body:
+                request.max_content_length = max_body
+                try:
+                    body = request.get_data(cache=True)
+                except RequestEntityTooLarge:
+                    content_length = max_body + 1
+        problem = domain.limit_problem(
+            content_length=content_length,
+            body=body,
+            is_json=request.mimetype not in FORM_TYPES,
+            page_size=request.args.get("limit"),
+            max_body_bytes=max_body,
+            max_depth=int(setting("MAX_JSON_DEPTH", 0) or domain.DEFAULT_MAX_JSON_DEPTH),
+            max_page_size=int(setting("MAX_PAGE_SIZE", 0) or domain.DEFAULT_MAX_PAGE_SIZE),
+        )
+        if problem is None:
+            return None
+        status, error = problem
+        return json_response(status, error)
+
+    def response_from_exception(self, exc: Exception) -> Response:
+        log.error("unhandled error in %s: %s", self.method_name, type(exc).__name__, exc_info=exc)
+        return error_response(500, "internal_error", "the gateway failed; the error is logged")
+
+
+http = GatewayHttp.decorator
 
 
 class ApiBase:
@@ -48,15 +162,14 @@ class ApiBase:
         except RemoteError as error:
             status, body = domain.error_from_remote(error.exc_type, error.value)
             if status == 502:
-                log.error("upstream error: %s", error.exc_type)
+                log.error("upstream error: %s %s", error.exc_type, error.value)
             return json_response(status, body)
         except UnknownService as error:
             log.error("service not running: %s", error)
-            body = {"error": "service_unavailable", "message": "a service is not running; retry"}
-            return json_response(503, body)
+            return error_response(503, "service_unavailable", "a service is not running; retry")
         except eventlet.Timeout:
             log.error("upstream timeout after %.1fs", timeout)
-            return json_response(504, {"error": "timeout", "message": "a service did not answer"})
+            return error_response(504, "timeout", "a service did not answer")
         return json_response(success_status, result)
 
     def audited(self, request: Request, response: Response, subject: str | None = None) -> Response:

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import re
 
-from nameko.web.handlers import http
 from werkzeug.wrappers import Request, Response
 
 from gateway import domain
-from gateway.api.base import API, ApiBase, invalid, malformed
+from gateway.api.base import API, ApiBase, http, invalid, malformed
 
 TAX_ID = re.compile(r"^\d{8}$")
 

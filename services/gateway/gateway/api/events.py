@@ -8,10 +8,9 @@ agency role once roles exist (W6).
 from __future__ import annotations
 
 from nameko.rpc import ClusterRpc
-from nameko.web.handlers import http
 from werkzeug.wrappers import Request, Response
 
-from gateway.api.base import API, ApiBase, invalid
+from gateway.api.base import API, ApiBase, http, invalid
 from wpis_common.errors import InvalidInput
 from wpis_common.replay import DEFAULT_LIMIT, PRODUCERS, page, validate_page
 

@@ -4,10 +4,9 @@ roles exist)."""
 
 from __future__ import annotations
 
-from nameko.web.handlers import http
 from werkzeug.wrappers import Request, Response
 
-from gateway.api.base import API, ApiBase
+from gateway.api.base import API, ApiBase, http
 
 
 class IdentityApi(ApiBase):

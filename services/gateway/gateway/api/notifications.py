@@ -8,11 +8,10 @@ for officers and ops once roles exist (W6).
 
 from __future__ import annotations
 
-from nameko.web.handlers import http
 from werkzeug.wrappers import Request, Response
 
 from gateway import domain
-from gateway.api.base import API, ApiBase, malformed
+from gateway.api.base import API, ApiBase, http, malformed
 
 
 class NotificationsApi(ApiBase):

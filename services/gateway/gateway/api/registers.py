@@ -15,11 +15,10 @@ from importlib import resources
 from string import Template
 from typing import Any
 
-from nameko.web.handlers import http
 from werkzeug.wrappers import Request, Response
 
 from gateway import domain
-from gateway.api.base import API, ApiBase, json_response, malformed
+from gateway.api.base import API, ApiBase, error_response, http, malformed, not_found
 
 PERMIT_ACTIONS = frozenset({"extend", "amend", "suspend", "reinstate", "revoke", "cancel"})
 
@@ -34,9 +33,8 @@ class RegistersApi(ApiBase):
     @http("POST", f"{API}/permits/<string:number>/<string:action>")
     def change_permit(self, request: Request, number: str, action: str) -> Response:
         if action not in PERMIT_ACTIONS:
-            body = {"error": "not_found", "message": f"no permit action {action!r}",
-                    "allowed": sorted(PERMIT_ACTIONS)}  # fmt: skip
-            return json_response(404, body)
+            allowed = {"allowed": sorted(PERMIT_ACTIONS)}
+            return not_found(f"no permit action {action!r}", allowed)
         payload, problem = domain.parse_json_body(request.get_data())
         if problem:
             return self.audited(request, malformed(problem), number)
@@ -101,11 +99,13 @@ class RegistersApi(ApiBase):
         wait = self.verify_limit.take(request.remote_addr or "unknown")
         if not wait:
             return None
-        body = {"error": "rate_limited", "message": "too many checks; retry later",
-                "retry_after": wait}  # fmt: skip
-        response = json_response(429, body)
-        response.headers["Retry-After"] = str(wait)
-        return response
+        return error_response(
+            429,
+            "rate_limited",
+            "too many checks; retry later",
+            details={"retry_after": wait},
+            headers={"Retry-After": str(wait)},
+        )
 
 
 def _verify_options(request: Request) -> dict[str, Any]:
@@ -129,8 +129,9 @@ def _page(number: str, date_of_birth: str, result: str, status_from: Response | 
 
 def _verdict_html(status: int, body: dict[str, Any]) -> str:
     if status != 200:
-        reasons = [r for rs in (body.get("errors") or {}).values() for r in rs]
-        text = "; ".join(reasons) or body.get("message") or "the check could not be made"
+        error = body.get("error") if isinstance(body.get("error"), dict) else {}
+        reasons = [r for rs in (error.get("fields") or {}).values() for r in rs]
+        text = "; ".join(reasons) or error.get("message") or "the check could not be made"
         return f'<div class="verdict error"><p>{html.escape(text)}</p></div>'
     result = body.get("result", "unknown")
     headline = {"valid": "Valid", "not_valid": "Not valid", "unknown": "Unknown"}[result]

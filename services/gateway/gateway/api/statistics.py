@@ -14,10 +14,9 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from nameko.web.handlers import http
 from werkzeug.wrappers import Request, Response
 
-from gateway.api.base import API, ApiBase, invalid, json_response
+from gateway.api.base import API, ApiBase, http, invalid, not_found
 
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 EXPORT_FORMATS = ("csv", "json", "dictionary")
@@ -39,8 +38,7 @@ class StatisticsApi(ApiBase):
     @http("GET", f"{API}/statistics/export/<string:fmt>")
     def statistics_export(self, request: Request, fmt: str) -> Response:
         if fmt not in EXPORT_FORMATS:
-            body = {"error": "not_found", "message": f"export formats: {', '.join(EXPORT_FORMATS)}"}
-            return json_response(404, body)
+            return not_found(f"export formats: {', '.join(EXPORT_FORMATS)}")
         if fmt == "dictionary":
             return self.call(lambda: self.statistics.dictionary())
         months = {key: request.args.get(key) or None for key in ("from", "to")}

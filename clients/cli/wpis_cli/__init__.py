@@ -1,0 +1,1 @@
+"""wpis: the WPIS command-line client (talks to the HTTP API only)."""
