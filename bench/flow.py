@@ -28,11 +28,13 @@ import string
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -78,6 +80,9 @@ class Run:
         return [getattr(f, end) - getattr(f, start) for f in self.flows]
 
 
+ERRORS: Counter[str] = Counter()  # non-2xx answers to the polls, by status (reported)
+
+
 def poll(check: Callable[[], bool], what: str) -> float:
     deadline = time.monotonic() + FLOW_TIMEOUT
     while time.monotonic() < deadline:
@@ -85,6 +90,14 @@ def poll(check: Callable[[], bool], what: str) -> float:
             return time.monotonic()
         time.sleep(POLL_INTERVAL)
     raise TimeoutError(f"flow stuck waiting for {what}")
+
+
+def answer(response: requests.Response) -> Any:
+    """The JSON body of a 2xx poll answer; None (counted) for an error, e.g. a 504."""
+    if response.ok:
+        return response.json()
+    ERRORS[f"{response.status_code} {response.request.method}"] += 1
+    return None
 
 
 def random_passport() -> str:
@@ -150,15 +163,26 @@ def wpis_flow(session: requests.Session, gateway: str, idms: str) -> FlowTimes:
     case_url = f"{api}/applications/{response.json()['id']}"
 
     def status() -> dict:
-        return session.get(case_url, timeout=HTTP_TIMEOUT).json()
+        return answer(session.get(case_url, timeout=HTTP_TIMEOUT)) or {}
 
-    times.verified = poll(lambda: status()["status"] == "in_review", "identity check")
-    session.post(f"{case_url}/decision", json={"decision": "approve"}, timeout=HTTP_TIMEOUT)
+    times.verified = poll(lambda: status().get("status") == "in_review", "identity check")
+
+    def approve() -> bool:  # a 5xx (e.g. a 504 under overload) is retried; 409: it went through
+        response = session.post(
+            f"{case_url}/decision", json={"decision": "approve"}, timeout=HTTP_TIMEOUT
+        )
+        if response.status_code == 409 or answer(response) is not None:
+            return True
+        if response.status_code < 500:
+            response.raise_for_status()
+        return False
+
+    poll(approve, "the decision")
     times.approved = time.monotonic()
-    times.issued = poll(lambda: bool(status()["contract_id"]), "permit and contract")
+    times.issued = poll(lambda: bool(status().get("contract_id")), "permit and contract")
 
     def notified() -> bool:
-        notices = session.get(f"{case_url}/notifications", timeout=HTTP_TIMEOUT).json()
+        notices = answer(session.get(f"{case_url}/notifications", timeout=HTTP_TIMEOUT)) or []
         return any(notice["template"] == "permit_issued" for notice in notices)
 
     times.notified = poll(notified, "permit notice")
@@ -227,6 +251,9 @@ def report(run: Run) -> None:
     print(f"  decision call              {summary_ms(run.stage('verified', 'approved'))}")
     print(f"  approval -> contract       {summary_ms(run.stage('approved', 'issued'))}")
     print(f"  contract -> notice seen    {summary_ms(run.stage('issued', 'notified'))}")
+    if ERRORS:
+        print(f"  error answers to polls (retried): {dict(ERRORS)}")
+        ERRORS.clear()
     total_cpu = sum(run.cpu_per_flow.values())
     print(f"  CPU per flow: {total_cpu * 1000:.1f} ms in all")
     for name in sorted(run.cpu_per_flow):
