@@ -89,7 +89,9 @@ def bulk_rows(count: int) -> Iterator[tuple]:
     issued_at = datetime(2001, 1, 1, tzinfo=UTC)
     for index in range(count):
         passport = f"P{index:08d}"
-        start = date(2026, 1, 1) + timedelta(days=rng.randrange(365))
+        # valid well past today: else the permits service's expiry sweep, running during
+        # the public-path measurement, expires (and publishes) thousands of them
+        start = date.today() - timedelta(days=rng.randrange(365))
         holder = {"given_names": "Worker", "surname": f"No{index}", "date_of_birth": "1990-01-01",
                   "sex": "F", "nationality": "IND", "passport_number": passport,
                   "passport_country": "IND"}  # fmt: skip
@@ -99,8 +101,8 @@ def bulk_rows(count: int) -> Iterator[tuple]:
             bulk_number(index), str(uuid.UUID(int=index)), rng.choice(STATUSES),
             json.dumps(holder), json.dumps({"tax_id": "02563412", "name": "Ararat Build LLC"}),
             json.dumps(job), json.dumps({"start_date": start.isoformat(),
-                                         "end_date": (start + timedelta(days=300)).isoformat()}),
-            start, start + timedelta(days=300), str(uuid.UUID(int=index + 1)),
+                                         "end_date": (start + timedelta(days=800)).isoformat()}),
+            start, start + timedelta(days=800), str(uuid.UUID(int=index + 1)),
             secrets.token_urlsafe(32), issued_at, document_fingerprint("IND", passport),
             date(2031, 1, 1), 1,
         )  # fmt: skip
@@ -163,7 +165,7 @@ def _insert_sqlite(engine, count: int) -> None:
 def measure_verification(sessions, count: int, lookups: int) -> list[float]:
     rng = random.Random(11)
     policy = verification.VerificationPolicy()
-    today = date(2026, 6, 1)
+    today = date.today()
     latencies = []
     for _ in range(lookups):
         index = rng.randrange(count)
@@ -179,7 +181,7 @@ def measure_verification(sessions, count: int, lookups: int) -> list[float]:
 def measure_lookup_only(sessions, count: int, lookups: int) -> list[float]:
     """The register's part alone: find and judge the permit, no log row, no commit."""
     rng = random.Random(13)
-    today = date(2026, 6, 1)
+    today = date.today()
     latencies = []
     with sessions() as session:
         for _ in range(lookups):
