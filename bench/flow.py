@@ -7,9 +7,9 @@ wait for the identity verification, approve, wait for the permit and the
 contract, and for the permit notice. Then does the same with the baseline
 chain (bench/baseline/chain.py: same hops, no logic) and prints the ratio.
 
-    python bench/flow.py --n 300 --c 24 [--db sqlite|postgresql] [--no-baseline]
+    python bench/flow.py --n 300 --c 16 [--db sqlite|postgresql] [--no-baseline]
     python bench/flow.py --n 200 --c 48 --rate 3    # open loop: latency at a given rate
-    make bench BENCH_ARGS="--n 300 --c 24"
+    make bench BENCH_ARGS="--n 300 --c 16"
 
 C must be large enough to saturate: a flow takes seconds end to end (mostly
 waiting), so C=8 measures latency-bound throughput, not the system's limit.
@@ -330,7 +330,7 @@ def compare(wpis: Run, baseline: Run | None) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=200, help="complete flows to drive")
-    parser.add_argument("--c", type=int, default=24, help="concurrent clients")
+    parser.add_argument("--c", type=int, default=16, help="concurrent clients")
     parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument(
