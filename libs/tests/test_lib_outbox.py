@@ -138,7 +138,9 @@ def subscriber(amqp_uri):
 
 @pytest.fixture
 def publisher(amqp_uri):
-    return AmqpEventPublisher(amqp_uri, PRODUCER)
+    publisher = AmqpEventPublisher(amqp_uri, PRODUCER)
+    yield publisher
+    publisher.close()  # the batch connection
 
 
 def test_rolled_back_unit_of_work_publishes_nothing(db, subscriber, publisher):
