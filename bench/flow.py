@@ -52,8 +52,8 @@ percentile, sample_process, summary_ms = (
 
 # A client polls for each stage: first after 10 ms, then 1.5 times longer each time up
 # to 50 ms. Every poll is an HTTP request, an RPC and a query, in WPIS and the baseline
-# alike: polling every 10 ms made the polls most of the load (more of them the slower
-# a flow got). The 50 ms cap bounds the error a poll adds to a measured latency.
+# alike, and at a fixed 10 ms the slower system also paid for more polls (the load
+# grew with the latency). The 50 ms cap bounds the error a poll adds to a latency.
 POLL_FIRST, POLL_GROWTH, POLL_MAX = 0.01, 1.5, 0.05
 FLOW_TIMEOUT = 120.0
 HTTP_TIMEOUT = 30.0
