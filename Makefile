@@ -10,13 +10,13 @@ BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: help setup run test test-pg lint fmt migrate bench clean distclean events-docs openapi
+.PHONY: help setup run test test-pg lint fmt migrate bench bench-ingest bench-verify clean distclean events-docs openapi
 
 help: ## list the targets
 	@echo "WPIS make targets:"
 	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | \
-		awk 'BEGIN {FS = ":.*## "}; {printf "  %-10s %s\n", $$1, $$2}'
-	@echo "Variables: PYTEST_ARGS='...' (make test), BENCH_ARGS='...' (make bench)"
+		awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
+	@echo "Variables: PYTEST_ARGS='...' (make test), BENCH_ARGS='...' (make bench*)"
 
 setup: ## create/update .venv (fast when nothing changed)
 	@bash scripts/bootstrap.sh
@@ -46,9 +46,14 @@ migrate: setup ## run every service's migrations to head
 keys: setup ## a development attestation key pair in var/keys (kept if it exists; see docs/identity.md)
 	$(BIN)/wpis-keygen var/keys
 
-bench: setup ## run bench/flow.py (BENCH_ARGS passes arguments)
-	@if [ -f bench/flow.py ]; then $(BIN)/python bench/flow.py $(BENCH_ARGS); \
-	else echo "bench: bench/flow.py does not exist yet"; fi
+bench: setup ## run bench/flow.py: flows/s against the baseline chain (BENCH_ARGS passes arguments)
+	$(BIN)/python bench/flow.py $(BENCH_ARGS)
+
+bench-ingest: setup ## run bench/ingest.py: applications/s accepted and the backlog's drain
+	$(BIN)/python bench/ingest.py $(BENCH_ARGS)
+
+bench-verify: setup ## run bench/verify.py --http: public verification lookups/s at 1,000,000 permits
+	$(BIN)/python bench/verify.py --http --backend sqlite $(BENCH_ARGS)
 
 openapi: setup ## regenerate the gateway's OpenAPI document (services/gateway/gateway/static/openapi.json)
 	$(BIN)/python scripts/gen_openapi.py

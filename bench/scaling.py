@@ -44,8 +44,9 @@ from nameko import config  # noqa: E402
 from nameko.standalone.rpc import ClusterRpcClient  # noqa: E402
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
-# bench/ holds modules named like the service packages (bench/notifications.py), and
-# editable installs are found after sys.path: keep bench/ off the path altogether.
+# a bench module named like a service package would shadow it (editable installs are
+# found after sys.path), so bench files never take a package's name (bench_*.py) and
+# bench/ stays off the path altogether.
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != BENCH_DIR]
 

@@ -1,6 +1,14 @@
 """Public verification lookups and permit issuance against a large register.
 
-Bulk-loads N permits (default 1,000,000) straight into a fresh permits
+Section 1, the public path (``--http``, what an employer's check costs):
+starts the suite as real processes, bulk-loads N permits (default 1,000,000)
+into the permits service's database, then C concurrent clients (default 16)
+GET ``/api/v1/verify/<number>`` on the gateway for random numbers (10 %
+unknown): lookups per second and p50/p99 latency as the client sees them. The
+gateway's per-client rate limit is lifted for the run (VERIFY_RATE_*).
+
+Section 2, the register (no HTTP, no RPC): bulk-loads N permits
+straight into a fresh permits
 database (SQLite file, or PostgreSQL with COPY; not through the API), then
 measures, in this process, the use cases the permits service runs:
 
@@ -13,17 +21,21 @@ measures, in this process, the use cases the permits service runs:
 
 It measures the register, not the HTTP/RPC path (see bench/flow.py for that).
 
-    python bench/verify.py                      # both backends, 1,000,000 permits
+    python bench/verify.py --http --backend sqlite   # the public path, 1,000,000 permits
+    python bench/verify.py                           # the register, both backends
     python bench/verify.py --backend sqlite --permits 200000
-    python bench/verify.py --smoke              # tiny run for CI
+    python bench/verify.py --smoke                   # tiny run of the register, for CI
+    python bench/verify.py --http --smoke            # tiny run of the public path, for CI
 
 PostgreSQL: WPIS_TEST_PG_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/postgres).
-Prints one ``figures:`` line per backend.
+Prints one ``figures:`` line per backend (register) and one ``public:`` line
+per backend (public path).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import random
@@ -33,20 +45,29 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# bench/ stays off sys.path: a bench module must never shadow a service package
+BENCH_DIR = Path(__file__).resolve().parent
+sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != BENCH_DIR]
 
-from benchlib import percentile
-from sqlalchemy import insert
+import requests  # noqa: E402
+from sqlalchemy import insert  # noqa: E402
 
-from permits import domain, register, verification
-from permits.models import MESSAGING, Permit, PermitCounter
-from permits.schemas import EVENTS
-from wpis_common.db import UnitOfWork, create_db_engine, make_session_factory
-from wpis_common.signing import document_fingerprint, sign
-from wpis_common.testing import fresh_database
+from permits import domain, register, verification  # noqa: E402
+from permits.models import MESSAGING, Permit, PermitCounter  # noqa: E402
+from permits.schemas import EVENTS  # noqa: E402
+from wpis_common.db import UnitOfWork, create_db_engine, make_session_factory  # noqa: E402
+from wpis_common.signing import document_fingerprint, sign  # noqa: E402
+from wpis_common.testing import fresh_database  # noqa: E402
+
+_spec = importlib.util.spec_from_file_location("benchlib", BENCH_DIR / "benchlib.py")
+benchlib = sys.modules["benchlib"] = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(benchlib)
+percentile = benchlib.percentile
+
 
 FIRST_YEAR = 2000  # bulk rows use past years, so issuance continues this year's series
 BATCH = 20_000
@@ -68,7 +89,9 @@ def bulk_rows(count: int) -> Iterator[tuple]:
     issued_at = datetime(2001, 1, 1, tzinfo=UTC)
     for index in range(count):
         passport = f"P{index:08d}"
-        start = date(2026, 1, 1) + timedelta(days=rng.randrange(365))
+        # valid well past today: else the permits service's expiry sweep, running during
+        # the public-path measurement, expires (and publishes) thousands of them
+        start = date.today() - timedelta(days=rng.randrange(365))
         holder = {"given_names": "Worker", "surname": f"No{index}", "date_of_birth": "1990-01-01",
                   "sex": "F", "nationality": "IND", "passport_number": passport,
                   "passport_country": "IND"}  # fmt: skip
@@ -78,8 +101,8 @@ def bulk_rows(count: int) -> Iterator[tuple]:
             bulk_number(index), str(uuid.UUID(int=index)), rng.choice(STATUSES),
             json.dumps(holder), json.dumps({"tax_id": "02563412", "name": "Ararat Build LLC"}),
             json.dumps(job), json.dumps({"start_date": start.isoformat(),
-                                         "end_date": (start + timedelta(days=300)).isoformat()}),
-            start, start + timedelta(days=300), str(uuid.UUID(int=index + 1)),
+                                         "end_date": (start + timedelta(days=800)).isoformat()}),
+            start, start + timedelta(days=800), str(uuid.UUID(int=index + 1)),
             secrets.token_urlsafe(32), issued_at, document_fingerprint("IND", passport),
             date(2031, 1, 1), 1,
         )  # fmt: skip
@@ -132,6 +155,9 @@ def _insert_sqlite(engine, count: int) -> None:
         raw.commit()
         cursor.execute("ANALYZE")
         raw.commit()
+        # fold the WAL (about the database's size) into the file now: else the first
+        # commit of the running service checkpoints it, and a lookup waits for that
+        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         raw.close()
 
@@ -139,7 +165,7 @@ def _insert_sqlite(engine, count: int) -> None:
 def measure_verification(sessions, count: int, lookups: int) -> list[float]:
     rng = random.Random(11)
     policy = verification.VerificationPolicy()
-    today = date(2026, 6, 1)
+    today = date.today()
     latencies = []
     for _ in range(lookups):
         index = rng.randrange(count)
@@ -155,7 +181,7 @@ def measure_verification(sessions, count: int, lookups: int) -> list[float]:
 def measure_lookup_only(sessions, count: int, lookups: int) -> list[float]:
     """The register's part alone: find and judge the permit, no log row, no commit."""
     rng = random.Random(13)
-    today = date(2026, 6, 1)
+    today = date.today()
     latencies = []
     with sessions() as session:
         for _ in range(lookups):
@@ -252,19 +278,94 @@ def _counters(permits: int) -> list[dict]:
     return counters
 
 
+def run_public(backend: str, permits: int, lookups: int, clients: int) -> dict[str, float]:
+    """Start the suite (rate limit lifted), load ``permits`` and measure the public path."""
+    os.environ["WPIS_TEST_DB"] = backend
+    from wpis_common.suite import running_suite
+
+    unlimited = {"VERIFY_RATE_PER_MINUTE": "100000000", "VERIFY_RATE_BURST": "1000000"}
+    with (
+        tempfile.TemporaryDirectory() as scratch,
+        running_suite(Path(scratch), extra_env=unlimited) as suite,
+    ):
+        figures = measure_public(
+            suite.gateway_url, suite.database_urls["permits"], permits, lookups, clients
+        )
+    print(public_line(backend, clients, lookups, figures), flush=True)
+    return figures
+
+
+def measure_public(
+    gateway_url: str, permits_url: str, permits: int, lookups: int, clients: int
+) -> dict[str, float]:
+    """GET /api/v1/verify/<number> on a running suite after bulk-loading ``permits``."""
+    load_seconds = bulk_load(permits_url, permits)
+    api = f"{gateway_url}/api/v1/verify"
+    rng = random.Random(17)
+    numbers = [
+        bulk_number(rng.randrange(permits))
+        if rng.random() < 0.9
+        else domain.permit_number(1999, rng.randrange(permits) + 1)
+        for _ in range(lookups)
+    ]
+    sessions = [requests.Session() for _ in range(clients)]
+
+    errors: list[int] = []
+
+    def check(i: int) -> float:
+        started = time.perf_counter()
+        response = sessions[i % clients].get(f"{api}/{numbers[i]}", timeout=30)
+        elapsed = time.perf_counter() - started
+        if response.status_code != 200:  # e.g. a 504: the gateway's RPC timed out
+            errors.append(response.status_code)
+        else:
+            assert response.json()["result"] in ("valid", "not_valid", "unknown")
+        return elapsed
+
+    with ThreadPoolExecutor(max_workers=clients) as pool:
+        list(pool.map(check, range(min(200, lookups // 5))))  # warm up
+        errors.clear()
+        started = time.perf_counter()
+        latencies = list(pool.map(check, range(lookups)))
+        seconds = time.perf_counter() - started
+    ms = [value * 1000 for value in latencies]
+    return {
+        "permits": permits,
+        "load_s": load_seconds,
+        "per_s": lookups / seconds,
+        "p50": percentile(ms, 50),
+        "p99": percentile(ms, 99),
+        "errors": len(errors),
+    }
+
+
+def public_line(backend: str, clients: int, lookups: int, figures: dict[str, float]) -> str:
+    return (
+        f"public: backend={backend} permits={figures['permits']} load={figures['load_s']:.1f}s "
+        f"clients={clients} lookups={lookups} lookups_per_s={figures['per_s']:.0f} "
+        f"p50={figures['p50']:.1f}ms p99={figures['p99']:.1f}ms errors={figures['errors']}"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--permits", type=int, default=1_000_000)
     parser.add_argument("--lookups", type=int, default=5_000)
     parser.add_argument("--issues", type=int, default=500)
+    parser.add_argument("--http", action="store_true", help="the public path only (section 1)")
+    parser.add_argument("--clients", type=int, default=16, help="concurrent clients (--http)")
     parser.add_argument("--smoke", action="store_true", help="tiny run (CI), SQLite only")
     args = parser.parse_args()
     if args.smoke:
         args.backend, args.permits, args.lookups, args.issues = "sqlite", 300, 50, 10
+        args.clients = 4
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     for backend in backends:
-        run_backend(backend, args.permits, args.lookups, args.issues)
+        if args.http:
+            run_public(backend, args.permits, args.lookups, args.clients)
+        if not args.http:
+            run_backend(backend, args.permits, args.lookups, args.issues)
     return 0
 
 

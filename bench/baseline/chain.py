@@ -114,7 +114,9 @@ class BlApplications:
 
     @event_handler("bl_permits", "issued")
     def on_issued(self, data: dict) -> None:
-        write(self.db, data["id"], "permit_issued")
+        # its own row: `issued` and `registered` come from two producers in either
+        # order, and the case's state must end at `registered`
+        write(self.db, data["id"] + "-permit", "permit_issued")
 
     @event_handler("bl_contracts", "registered")
     def on_registered(self, data: dict) -> None:

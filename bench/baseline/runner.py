@@ -77,7 +77,8 @@ def running_baseline(base_dir: Path) -> Iterator[Chain]:
         for name, target in SERVICE_CLASSES.items():
             command = [nameko, "run", "--config", str(HERE / "config.yaml"), target]
             chain.processes[name] = _spawn(command, env, base_dir / f"{name}.log")
-        wait_for(lambda: _ready(chain, admin, vhost), timeout=60, what="the baseline chain")
+        # generous: on a busy shared machine seven processes take long to import and connect
+        wait_for(lambda: _ready(chain, admin, vhost), timeout=180, what="the baseline chain")
         yield chain
 
 

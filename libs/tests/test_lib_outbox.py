@@ -15,7 +15,13 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, s
 from wpis_common import testing
 from wpis_common.db import UnitOfWork, create_db_engine, make_session_factory
 from wpis_common.envelope import Envelope, EventCatalog, EventSpec
-from wpis_common.outbox import AmqpEventPublisher, OutboxRelay, event_exchange
+from wpis_common.outbox import (
+    AmqpEventPublisher,
+    OutboxRelay,
+    UnroutableEvent,
+    envelope_from_row,
+    event_exchange,
+)
 from wpis_common.tables import messaging_tables
 from wpis_common.testing import fresh_database, wait_for
 
@@ -134,7 +140,9 @@ def subscriber(amqp_uri):
 
 @pytest.fixture
 def publisher(amqp_uri):
-    return AmqpEventPublisher(amqp_uri, PRODUCER)
+    publisher = AmqpEventPublisher(amqp_uri, PRODUCER)
+    yield publisher
+    publisher.close()  # the batch connection
 
 
 def test_rolled_back_unit_of_work_publishes_nothing(db, subscriber, publisher):
@@ -387,3 +395,75 @@ def test_relays_in_separate_processes_never_hand_out_one_sequence_twice(db, tmp_
     rows = db.outbox_rows()
     assert {row.event_id for row in rows} == ids
     assert sorted(row.sequence for row in rows) == list(range(1, total + 1))
+
+
+def test_a_batch_goes_out_with_streaming_confirms_in_order_like_single_publishes(
+    db, subscriber, publisher
+):
+    ids = [db.record_thing(n) for n in range(40)]
+    assert db.relay(publisher, batch_size=100).relay_once() == 40
+    envelopes = _envelopes(subscriber.wait_for_count(40))
+    expected = list(zip(ids, range(1, 41), strict=True))
+    assert [(e.event_id, e.sequence) for e in envelopes] == expected
+    assert all(row.published_at is not None for row in db.outbox_rows())
+
+    # the same message a single (blocking-confirm) publish sends: properties, body
+    single = db.record_thing(99)
+    db.relay(publisher).assign_sequences()
+    (row,) = [r for r in db.outbox_rows() if r.event_id == single]
+    publisher(envelope_from_row(row))
+    batched, alone = subscriber.received[0], subscriber.wait_for_count(41)[-1]
+    for name in ("content_type", "content_encoding"):
+        assert getattr(batched, name) == getattr(alone, name)
+    for key in ("delivery_mode", "message_id", "type"):
+        assert (key in batched.properties) == (key in alone.properties)
+    assert batched.properties["delivery_mode"] == alone.properties["delivery_mode"] == 2
+    assert alone.properties["message_id"] == single
+    publisher.close()
+
+
+def test_unroutable_mandatory_events_in_a_batch_stay_unsent_until_a_queue_exists(db, amqp_uri):
+    publisher = AmqpEventPublisher(amqp_uri, PRODUCER, mandatory=True)
+    ids = [db.record_thing(n) for n in range(3)]
+    relay = db.relay(publisher)
+    with pytest.raises(UnroutableEvent):
+        relay.relay_once()
+    assert [row.published_at for row in db.outbox_rows()] == [None, None, None]
+
+    with Connection(amqp_uri) as connection:
+        received = Subscriber(connection)  # the deploy step declared the queue
+        assert relay.relay_once() == 3
+        assert [e.event_id for e in _envelopes(received.wait_for_count(3))] == ids
+    assert all(row.published_at is not None for row in db.outbox_rows())
+    publisher.close()
+
+
+class StubBatchPublisher:
+    """Confirms the first ``confirmed`` envelopes of a batch, then reports ``error``."""
+
+    def __init__(self, confirmed: int, error: Exception | None):
+        self.confirmed, self.error = confirmed, error
+        self.batches: list[list[int]] = []
+
+    def __call__(self, envelope: Envelope) -> None:  # pragma: no cover - batches only
+        raise AssertionError("the relay publishes in batches")
+
+    def publish_batch(self, envelopes):
+        self.batches.append([e.sequence for e in envelopes])
+        return min(self.confirmed, len(envelopes)), self.error
+
+
+@pytest.mark.parametrize(
+    "error", [UnroutableEvent("no queue"), RuntimeError("nacked"), ConnectionError("lost")]
+)
+def test_a_nack_return_or_lost_connection_mid_batch_keeps_it_and_the_rest_unsent(db, error):
+    [db.record_thing(n) for n in range(5)]
+    stub = StubBatchPublisher(confirmed=2, error=error)
+    with pytest.raises(type(error)):
+        db.relay(stub).relay_once()
+    assert [row.published_at is not None for row in db.outbox_rows()] == [True, True] + [False] * 3
+
+    stub.confirmed, stub.error = 10, None
+    assert db.relay(stub).relay_once() == 3
+    assert stub.batches == [[1, 2, 3, 4, 5], [3, 4, 5]]  # the same sequences, in order
+    assert all(row.published_at is not None for row in db.outbox_rows())

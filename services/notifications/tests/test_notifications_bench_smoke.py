@@ -1,4 +1,4 @@
-"""bench/notifications.py must keep running: its smoke mode prints its figures."""
+"""bench/bench_notifications.py must keep running: its smoke mode prints its figures."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from wpis_common.testing import db_backend
 
 pytestmark = pytest.mark.integration
-BENCH = Path(__file__).resolve().parents[3] / "bench" / "notifications.py"
+BENCH = Path(__file__).resolve().parents[3] / "bench" / "bench_notifications.py"
 
 
 def test_notifications_benchmark_smoke_mode_prints_its_figures():

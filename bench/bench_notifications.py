@@ -1,8 +1,8 @@
 """How fast notifications plans and sends deliveries, without the broker.
 
-    python bench/notifications.py                       # 300 cases, SQLite
-    python bench/notifications.py --backend postgresql  # the same on PostgreSQL
-    python bench/notifications.py --smoke               # tiny, for CI
+    python bench/bench_notifications.py                       # 300 cases, SQLite
+    python bench/bench_notifications.py --backend postgresql  # the same on PostgreSQL
+    python bench/bench_notifications.py --smoke               # tiny, for CI
 
 Planning: one unit of work per ``application_submitted`` event, as the handler
 runs it (contacts, three deliveries rendered from Jinja2 templates: two e-mails
@@ -17,7 +17,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# bench/ holds a statistics.py: keep it from shadowing the standard library's.
+# keep bench/ off sys.path: its modules must never shadow packages or the stdlib.
 HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 
