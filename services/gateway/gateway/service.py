@@ -15,6 +15,7 @@ from nameko.web.handlers import http
 from werkzeug.wrappers import Request, Response
 
 from gateway.api import applications as applications_api
+from gateway.api import auth as auth_api
 from gateway.api import contracts as contracts_api
 from gateway.api import events as events_api
 from gateway.api import identity as identity_api
@@ -25,6 +26,7 @@ from gateway.api.base import json_response
 from gateway.models import MESSAGING
 from gateway.ratelimit import VerifyRateLimit
 from gateway.schemas import EVENTS
+from gateway.session import PUBLIC, Session, allow
 from wpis_common.dependencies import Database
 
 
@@ -32,6 +34,7 @@ from wpis_common.dependencies import Database
 # run every class with entrypoints that it finds in this module's namespace.
 class GatewayService(
     applications_api.ApplicationsApi,
+    auth_api.AuthApi,
     registers_api.RegistersApi,
     contracts_api.ContractsApi,
     events_api.EventsApi,
@@ -49,13 +52,16 @@ class GatewayService(
     identity_gateway = ServiceRpc("identity_gateway")
     statistics = ServiceRpc("statistics")
     verify_limit = VerifyRateLimit()
+    session = Session()
 
     @http("GET", "/")
+    @allow(PUBLIC)
     def console(self, request: Request) -> Response:
         page = resources.files("gateway").joinpath("static/console.html").read_text()
         return Response(page, mimetype="text/html")
 
     @http("GET", "/healthz")
+    @allow(PUBLIC)
     def healthz(self, request: Request) -> Response:
         try:
             with Connection(config["AMQP_URI"], connect_timeout=2) as connection:
