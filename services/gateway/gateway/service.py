@@ -6,8 +6,6 @@ request, calls the owning service and maps its answer or error to HTTP.
 
 from __future__ import annotations
 
-from importlib import resources
-
 from kombu import Connection
 from nameko import config
 from nameko.rpc import ServiceRpc
@@ -16,6 +14,7 @@ from werkzeug.wrappers import Request, Response
 
 from gateway.api import applications as applications_api
 from gateway.api import auth as auth_api
+from gateway.api import console as console_api
 from gateway.api import contracts as contracts_api
 from gateway.api import events as events_api
 from gateway.api import identity as identity_api
@@ -35,6 +34,7 @@ from wpis_common.dependencies import Database
 class GatewayService(
     applications_api.ApplicationsApi,
     auth_api.AuthApi,
+    console_api.ConsoleApi,
     registers_api.RegistersApi,
     contracts_api.ContractsApi,
     events_api.EventsApi,
@@ -53,12 +53,6 @@ class GatewayService(
     statistics = ServiceRpc("statistics")
     verify_limit = VerifyRateLimit()
     session = Session()
-
-    @http("GET", "/")
-    @allow(PUBLIC)
-    def console(self, request: Request) -> Response:
-        page = resources.files("gateway").joinpath("static/console.html").read_text()
-        return Response(page, mimetype="text/html")
 
     @http("GET", "/healthz")
     @allow(PUBLIC)
