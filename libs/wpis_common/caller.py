@@ -19,6 +19,7 @@ See docs/security.md.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from wpis_common.config import setting
 from wpis_common.errors import WpisError
 from wpis_common.signing import KeyRing, key_id, load_key_ring
 
+log = logging.getLogger(__name__)
 TOKEN_CONTEXT_KEY = "wpis_token"
 ISSUER = "wpis"
 ALGORITHM = "EdDSA"
@@ -200,7 +202,13 @@ class CallerProvider(DependencyProvider):
     """
 
     def setup(self) -> None:
-        self.keys = load_public_keys()
+        try:
+            self.keys = load_public_keys()
+        except (OSError, ValueError) as error:
+            # Without a key no token verifies: every request is refused (401), while
+            # events and timers (the system caller) still run.
+            log.error("no access-token public key (AUTH_PUBLIC_KEYS): %s", error)
+            self.keys = KeyRing({})
 
     def get_dependency(self, worker_ctx: Any) -> CallerAccess:
         if not isinstance(worker_ctx.entrypoint, (Rpc, HttpRequestHandler)):

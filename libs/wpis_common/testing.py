@@ -1,4 +1,4 @@
-"""Test helpers shared by every service's tests: databases and waiting.
+"""Test helpers shared by every service's tests: databases, waiting, callers.
 
 Not used at run time. ``WPIS_TEST_DB=postgresql`` switches every test
 database from a SQLite file to a fresh PostgreSQL database (dropped after).
@@ -18,6 +18,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from wpis_common.migrate import upgrade
+from wpis_common.signing import AUTH_KEY_STEM, generate_key_pair, load_private_key
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 T = TypeVar("T")
@@ -68,3 +69,64 @@ def wait_for(
             return last
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {last!r}")
+
+
+# -- callers (docs/security.md) ---------------------------------------------------------
+
+DEMO_PASSWORD_PREFIX = "demo-"  # the demo accounts' passwords: demo-<username> (dev only)
+
+
+def auth_keys(directory: Path) -> tuple[Any, str]:
+    """A token key pair in ``directory``: (private key, public key path for AUTH_PUBLIC_KEYS)."""
+    private_path, public_path, _ = generate_key_pair(directory, AUTH_KEY_STEM)
+    return load_private_key(private_path), str(public_path)
+
+
+def access_token(
+    private_key: Any, username: str, role: str, tax_id: str | None = None, ttl: float = 900
+) -> str:
+    from datetime import UTC, datetime, timedelta
+
+    from wpis_common.caller import issue_access_token
+
+    account = {"username": username, "role": role, "tax_id": tax_id}
+    token, _ = issue_access_token(private_key, account, datetime.now(UTC), timedelta(seconds=ttl))
+    return token
+
+
+def caller_context(
+    private_key: Any, username: str, role: str, tax_id: str | None = None
+) -> dict[str, str]:
+    """Worker context data carrying a caller's token (``entrypoint_hook(..., context_data=)``
+    or ``ClusterRpcClient(context_data=)``)."""
+    from wpis_common.caller import TOKEN_CONTEXT_KEY
+
+    return {TOKEN_CONTEXT_KEY: access_token(private_key, username, role, tax_id)}
+
+
+def login(gateway_url: str, username: str, password: str | None = None) -> dict[str, Any]:
+    """Log a demo account in through the gateway; the token answer."""
+    import requests
+
+    password = password or DEMO_PASSWORD_PREFIX + username
+    response = requests.post(
+        f"{gateway_url}/api/v1/auth/login",
+        json={"username": username, "password": password},
+        timeout=15,
+    )
+    assert response.status_code == 200, (
+        f"login as {username}: {response.status_code} {response.text}"
+    )
+    return response.json()
+
+
+_TOKENS: dict[tuple[str, str], str] = {}
+
+
+def auth_headers(suite: Any, username: str) -> dict[str, str]:
+    """``{"Authorization": "Bearer ..."}`` for a demo account of a running suite
+    (cached per suite and user: logins are rate limited)."""
+    key = (suite.gateway_url, username)
+    if key not in _TOKENS:
+        _TOKENS[key] = login(suite.gateway_url, username)["access_token"]
+    return {"Authorization": f"Bearer {_TOKENS[key]}"}

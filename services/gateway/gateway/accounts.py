@@ -255,3 +255,24 @@ def ensure_account(session: Session, payload: dict[str, Any], now: datetime) -> 
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def seed_demo_accounts(database_url: str) -> list[str]:
+    """Create the missing demo accounts straight in the gateway's database (dev and tests
+    only); the usernames created."""
+    from wpis_common.db import create_db_engine, make_session_factory
+    from wpis_common.envelope import utc_now
+
+    engine = create_db_engine(database_url, pool_size=1)
+    try:
+        with make_session_factory(engine)() as session, session.begin():
+            return [
+                account["username"]
+                for account in DEMO_ACCOUNTS
+                if ensure_account(
+                    session, {**account, "password": demo_password(account["username"])},
+                    utc_now(),
+                )
+            ]  # fmt: skip
+    finally:
+        engine.dispose()

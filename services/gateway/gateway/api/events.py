@@ -12,6 +12,8 @@ from nameko.web.handlers import http
 from werkzeug.wrappers import Request, Response
 
 from gateway.api.base import API, ApiBase, invalid
+from gateway.session import allow
+from wpis_common.caller import AGENCY, AUDITOR, SUPERVISOR
 from wpis_common.errors import InvalidInput
 from wpis_common.replay import DEFAULT_LIMIT, PRODUCERS, page, validate_page
 
@@ -20,6 +22,7 @@ class EventsApi(ApiBase):
     event_logs = ClusterRpc()
 
     @http("GET", f"{API}/events")
+    @allow(AGENCY, AUDITOR, SUPERVISOR)
     def replay_events(self, request: Request) -> Response:
         producer = request.args.get("producer", "")
         try:
