@@ -87,7 +87,7 @@ class ConsoleApi(ApiBase):
     @http("GET", "/console")
     @allow(PUBLIC)
     def console_home(self, request: Request) -> Response:
-        caller, refreshed = self._caller(request)
+        caller, refreshed = self._console_caller(request)
         target = "/console/login" if caller is None else "/console/queue"
         return _with_cookies(_redirect(target), refreshed, request)
 
@@ -99,7 +99,7 @@ class ConsoleApi(ApiBase):
         flash = None
         if request.args.get("expired"):
             flash = ("bad", "session_expired")
-        return self._page(
+        return self._console_page(
             request, None, "login.html", flash=flash, username="",
             next_path=forms.safe_next(request.args.get("next")),
         )  # fmt: skip
@@ -107,8 +107,8 @@ class ConsoleApi(ApiBase):
     @http("POST", "/console/login")
     @allow(PUBLIC)
     def console_login(self, request: Request) -> Response:
-        if not self._csrf_ok(request):
-            return self._error(request, None, 403, "error_csrf")
+        if not self._console_csrf_ok(request):
+            return self._console_error(request, None, 403, "error_csrf")
         username = (request.form.get("username") or "").strip()[:100]
         next_path = forms.safe_next(request.form.get("next"))
         try:
@@ -116,12 +116,12 @@ class ConsoleApi(ApiBase):
                 username, request.form.get("password") or "", request.remote_addr or ""
             )
         except LoginFailed:
-            return self._page(request, None, "login.html", status=401,
+            return self._console_page(request, None, "login.html", status=401,
                               flash=("bad", "login_failed"), username=username,
                               next_path=next_path)  # fmt: skip
         except RateLimited as limited:
             wait = int(getattr(limited, "retry_after", 60) or 60)
-            response = self._page(request, None, "login.html", status=429,
+            response = self._console_page(request, None, "login.html", status=429,
                                   flash=("bad", "login_rate_limited", {"seconds": wait}),
                                   username=username, next_path=next_path)  # fmt: skip
             response.headers["Retry-After"] = str(wait)
@@ -133,8 +133,8 @@ class ConsoleApi(ApiBase):
     @http("POST", "/console/logout")
     @allow(PUBLIC)
     def console_logout(self, request: Request) -> Response:
-        if not self._csrf_ok(request):
-            return self._error(request, None, 403, "error_csrf")
+        if not self._console_csrf_ok(request):
+            return self._console_error(request, None, 403, "error_csrf")
         if self.session.caller is not None:
             self.session.logout(request.cookies.get(REFRESH_COOKIE))
         response = _redirect("/console/login")
@@ -148,22 +148,22 @@ class ConsoleApi(ApiBase):
     @http("GET", "/console/queue")
     @allow(PUBLIC)
     def console_queue(self, request: Request) -> Response:
-        caller, refreshed = self._caller(request)
-        if (gate := self._gate(request, caller, forms.QUEUE_ROLES)) is not None:
+        caller, refreshed = self._console_caller(request)
+        if (gate := self._console_gate(request, caller, forms.QUEUE_ROLES)) is not None:
             return gate
         filters, current = forms.queue_filters(request.args, caller.username)
-        page = self._rpc(lambda: self.applications.search(filters))
+        page = self._console_rpc(lambda: self.applications.search(filters))
         if not page.ok:
-            return self._failed(request, caller, page)
+            return self._console_failed(request, caller, page)
         counted = {key: value for key, value in filters.items() if key not in ("status", "cursor")}
-        everything = self._rpc(lambda: self.applications.search({**counted, "limit": 500}))
+        everything = self._console_rpc(lambda: self.applications.search({**counted, "limit": 500}))
         counts = forms.status_counts(everything.body["items"]) if everything.ok else []
         next_url = None
         if page.body.get("next_cursor"):
             query = {key: value for key, value in current.items() if value}
             next_url = "/console/queue?" + urlencode({**query, "cursor": page.body["next_cursor"]})
         title = "my_applications_title" if caller.role == "employer" else "queue_title"
-        response = self._page(
+        response = self._console_page(
             request, caller, "queue.html", nav="queue", title_key=title,
             items=page.body["items"], counts=counts, current=current,
             next_cursor=page.body.get("next_cursor"), next_url=next_url,
@@ -175,14 +175,14 @@ class ConsoleApi(ApiBase):
     @http("GET", "/console/cases/<string:application_id>")
     @allow(PUBLIC)
     def console_case(self, request: Request, application_id: str) -> Response:
-        caller, refreshed = self._caller(request)
-        if (gate := self._gate(request, caller, forms.QUEUE_ROLES)) is not None:
+        caller, refreshed = self._console_caller(request)
+        if (gate := self._console_gate(request, caller, forms.QUEUE_ROLES)) is not None:
             return gate
-        case = self._rpc(lambda: self.applications.get(application_id))
+        case = self._console_rpc(lambda: self.applications.get(application_id))
         if not case.ok:
-            return self._failed(request, caller, case)
-        documents = self._rpc(lambda: self.applications.documents_of(application_id))
-        response = self._page(
+            return self._console_failed(request, caller, case)
+        documents = self._console_rpc(lambda: self.applications.documents_of(application_id))
+        response = self._console_page(
             request, caller, "case.html", nav="queue", case=case.body,
             documents=documents.body if documents.ok else [],
             actions=forms.case_actions(case.body, caller.role, caller.username),
@@ -195,19 +195,19 @@ class ConsoleApi(ApiBase):
     @http("POST", "/console/cases/<string:application_id>/<string:action>")
     @allow(PUBLIC)
     def console_case_action(self, request: Request, application_id: str, action: str) -> Response:
-        caller, refreshed = self._caller(request)
-        if (gate := self._gate(request, caller, forms.QUEUE_ROLES)) is not None:
+        caller, refreshed = self._console_caller(request)
+        if (gate := self._console_gate(request, caller, forms.QUEUE_ROLES)) is not None:
             return gate
         self.session.subject = application_id
-        if not self._csrf_ok(request):
-            return self._error(request, caller, 403, "error_csrf")
+        if not self._console_csrf_ok(request):
+            return self._console_error(request, caller, 403, "error_csrf")
         back = f"/console/cases/{quote(application_id)}"
         if action == "documents":
-            answer, done = self._upload(request, application_id), "flash_uploaded"
+            answer, done = self._console_upload(request, application_id), "flash_uploaded"
         elif action in CASE_ACTIONS:
-            answer, done = self._act(request, caller.username, application_id, action)
+            answer, done = self._console_act(request, caller.username, application_id, action)
         else:
-            return self._error(request, caller, 404, "error_not_found")
+            return self._console_error(request, caller, 404, "error_not_found")
         if answer.status == 401:
             return _redirect(_login_url(request, back, expired=True))
         response = _redirect(back)
@@ -217,7 +217,7 @@ class ConsoleApi(ApiBase):
             _flash(response, "bad", "error_refused", forms.error_message(answer.body))
         return _with_cookies(response, refreshed, request)
 
-    def _act(self, request: Request, username: str, application_id: str, action: str):
+    def _console_act(self, request: Request, username: str, application_id: str, action: str):
         form = request.form
         calls: dict[str, tuple[Callable[[], Any], str]] = {
             "assign": (lambda: self.applications.assign(application_id, {"officer": username}),
@@ -234,10 +234,10 @@ class ConsoleApi(ApiBase):
                          "flash_resubmitted"),
         }  # fmt: skip
         call, done = calls[action]
-        return self._rpc(call), done
+        return self._console_rpc(call), done
 
-    def _upload(self, request: Request, application_id: str) -> Answer:
-        rules = self._rpc(lambda: self.applications.rules())
+    def _console_upload(self, request: Request, application_id: str) -> Answer:
+        rules = self._console_rpc(lambda: self.applications.rules())
         if not rules.ok:
             return rules
         limit = int(rules.body["document_max_bytes"])
@@ -261,49 +261,51 @@ class ConsoleApi(ApiBase):
             "content_type": upload.mimetype or None,
             "content": base64.b64encode(content).decode(),
         }
-        return self._rpc(lambda: self.applications.add_document(application_id, payload))
+        return self._console_rpc(lambda: self.applications.add_document(application_id, payload))
 
     # -- filing -------------------------------------------------------------------------
 
     @http("GET", "/console/applications/new")
     @allow(PUBLIC)
     def console_apply_page(self, request: Request) -> Response:
-        caller, refreshed = self._caller(request)
-        if (gate := self._gate(request, caller, {"employer"})) is not None:
+        caller, refreshed = self._console_caller(request)
+        if (gate := self._console_gate(request, caller, {"employer"})) is not None:
             return gate
         values = {"kind": "new", "job.currency": "AMD",
                   "employer.tax_id": caller.tax_id or ""}  # fmt: skip
-        response = self._apply_form(request, caller, values, {})
+        response = self._console_apply_form(request, caller, values, {})
         return _with_cookies(response, refreshed, request)
 
     @http("POST", "/console/applications")
     @allow(PUBLIC)
     def console_apply(self, request: Request) -> Response:
-        caller, refreshed = self._caller(request)
-        if (gate := self._gate(request, caller, {"employer"})) is not None:
+        caller, refreshed = self._console_caller(request)
+        if (gate := self._console_gate(request, caller, {"employer"})) is not None:
             return gate
-        if not self._csrf_ok(request):
-            return self._error(request, caller, 403, "error_csrf")
+        if not self._console_csrf_ok(request):
+            return self._console_error(request, caller, 403, "error_csrf")
         values = {field.name: (request.form.get(field.name) or "")[:300]
                   for field in forms.FILING_FIELDS}  # fmt: skip
         if caller.tax_id:
             values["employer.tax_id"] = caller.tax_id  # an employer files for itself only
-        created = self._rpc(lambda: self.applications.submit(forms.submission_from_form(values)))
+        created = self._console_rpc(
+            lambda: self.applications.submit(forms.submission_from_form(values))
+        )
         if created.status == 422:
             errors = forms.field_errors(created.body) or {
                 "_schema": [forms.error_message(created.body)]
             }
-            return self._apply_form(request, caller, values, errors, status=422)
+            return self._console_apply_form(request, caller, values, errors, status=422)
         if not created.ok:
-            return self._failed(request, caller, created)
+            return self._console_failed(request, caller, created)
         self.session.subject = created.body.get("id")
         response = _redirect(f"/console/cases/{quote(created.body['id'])}")
         _flash(response, "ok", "flash_filed")
         return _with_cookies(response, refreshed, request)
 
-    def _apply_form(self, request: Request, caller: Any, values: dict, errors: dict,
+    def _console_apply_form(self, request: Request, caller: Any, values: dict, errors: dict,
                     status: int = 200) -> Response:  # fmt: skip
-        return self._page(
+        return self._console_page(
             request, caller, "apply.html", status=status, nav="apply", values=values,
             errors=errors, unplaced=forms.unplaced_errors(errors),
             readonly={"employer.tax_id"} if caller.tax_id else set(),
@@ -314,15 +316,15 @@ class ConsoleApi(ApiBase):
     @http("GET", "/console/permits/<string:number>")
     @allow(PUBLIC)
     def console_permit(self, request: Request, number: str) -> Response:
-        caller, refreshed = self._caller(request)
-        if (gate := self._gate(request, caller, forms.QUEUE_ROLES)) is not None:
+        caller, refreshed = self._console_caller(request)
+        if (gate := self._console_gate(request, caller, forms.QUEUE_ROLES)) is not None:
             return gate
-        permit = self._rpc(lambda: self.permits.get(number))
+        permit = self._console_rpc(lambda: self.permits.get(number))
         if not permit.ok:
-            return self._failed(request, caller, permit)
+            return self._console_failed(request, caller, permit)
         base = str(setting("PUBLIC_BASE_URL", "") or request.host_url).rstrip("/")
         verify_url = f"{base}/verify?{urlencode({'number': permit.body['number']})}"
-        response = self._page(
+        response = self._console_page(
             request, caller, "permit.html", permit=permit.body, verify_url=verify_url,
             qr=qr_svg(verify_url),
             can_revoke=caller.role == "supervisor"
@@ -333,14 +335,14 @@ class ConsoleApi(ApiBase):
     @http("POST", "/console/permits/<string:number>/revoke")
     @allow(PUBLIC)
     def console_revoke(self, request: Request, number: str) -> Response:
-        caller, refreshed = self._caller(request)
-        if (gate := self._gate(request, caller, {"supervisor"})) is not None:
+        caller, refreshed = self._console_caller(request)
+        if (gate := self._console_gate(request, caller, {"supervisor"})) is not None:
             return gate
         self.session.subject = number
-        if not self._csrf_ok(request):
-            return self._error(request, caller, 403, "error_csrf")
+        if not self._console_csrf_ok(request):
+            return self._console_error(request, caller, 403, "error_csrf")
         reason = (request.form.get("reason") or "").strip()
-        answer = self._rpc(lambda: self.permits.revoke(number, {"reason": reason}))
+        answer = self._console_rpc(lambda: self.permits.revoke(number, {"reason": reason}))
         back = f"/console/permits/{quote(number)}"
         response = _redirect(back)
         if answer.ok:
@@ -351,7 +353,7 @@ class ConsoleApi(ApiBase):
 
     # -- plumbing -----------------------------------------------------------------------
 
-    def _caller(self, request: Request) -> tuple[Any, dict | None]:
+    def _console_caller(self, request: Request) -> tuple[Any, dict | None]:
         """The signed-in caller; an expired access token is renewed with the refresh
         cookie (the new tokens are set on the response by ``_with_cookies``)."""
         caller = self.session.caller
@@ -367,15 +369,15 @@ class ConsoleApi(ApiBase):
         caller = self.session.act_as(tokens["access_token"])
         return caller, (tokens if caller is not None else None)
 
-    def _gate(self, request: Request, caller: Any, roles: Any) -> Response | None:
+    def _console_gate(self, request: Request, caller: Any, roles: Any) -> Response | None:
         """None when ``caller`` may open the page; else the sign-in redirect or a 403 page."""
         if caller is None:
             return _redirect(_login_url(request, request.full_path.rstrip("?")))
         if caller.role not in roles:
-            return self._error(request, caller, 403, "error_forbidden")
+            return self._console_error(request, caller, 403, "error_forbidden")
         return None
 
-    def _rpc(self, call: Callable[[], Any]) -> Answer:
+    def _console_rpc(self, call: Callable[[], Any]) -> Answer:
         timeout = float(setting("RPC_TIMEOUT", 10))
         try:
             with eventlet.Timeout(timeout):
@@ -390,29 +392,31 @@ class ConsoleApi(ApiBase):
         except eventlet.Timeout:
             return Answer(504, {"error": "timeout", "message": "a service did not answer"})
 
-    def _failed(self, request: Request, caller: Any, answer: Answer) -> Response:
+    def _console_failed(self, request: Request, caller: Any, answer: Answer) -> Response:
         if answer.status == 401:
             return _redirect(_login_url(request, request.full_path.rstrip("?"), expired=True))
         if answer.status == 404:
-            return self._error(request, caller, 404, "error_not_found")
+            return self._console_error(request, caller, 404, "error_not_found")
         if answer.status == 403:
-            return self._error(request, caller, 403, "error_forbidden")
+            return self._console_error(request, caller, 403, "error_forbidden")
         if answer.status >= 500:
-            return self._error(request, caller, 503, "error_unavailable")
-        translate = Translator(self._language(request, caller))
+            return self._console_error(request, caller, 503, "error_unavailable")
+        translate = Translator(self._console_language(request, caller))
         message = translate("error_refused", message=forms.error_message(answer.body))
-        return self._page(request, caller, "error.html", status=answer.status, message=message)
+        return self._console_page(
+            request, caller, "error.html", status=answer.status, message=message
+        )
 
-    def _error(self, request: Request, caller: Any, status: int, key: str) -> Response:
-        message = Translator(self._language(request, caller))(key)
-        return self._page(request, caller, "error.html", status=status, message=message)
+    def _console_error(self, request: Request, caller: Any, status: int, key: str) -> Response:
+        message = Translator(self._console_language(request, caller))(key)
+        return self._console_page(request, caller, "error.html", status=status, message=message)
 
-    def _csrf_ok(self, request: Request) -> bool:
+    def _console_csrf_ok(self, request: Request) -> bool:
         return forms.csrf_ok(
             request.cookies.get(forms.CSRF_COOKIE), request.form.get(forms.CSRF_FIELD)
         )
 
-    def _language(self, request: Request, caller: Any) -> str:
+    def _console_language(self, request: Request, caller: Any) -> str:
         return pick_language(
             request.args.get("lang"),
             request.cookies.get(forms.LANG_COOKIE),
@@ -420,9 +424,9 @@ class ConsoleApi(ApiBase):
             request.headers.get("Accept-Language"),
         )
 
-    def _page(self, request: Request, caller: Any, template: str, status: int = 200,
+    def _console_page(self, request: Request, caller: Any, template: str, status: int = 200,
               flash: tuple | None = None, **context: Any) -> Response:  # fmt: skip
-        language = self._language(request, caller)
+        language = self._console_language(request, caller)
         csrf = request.cookies.get(forms.CSRF_COOKIE)
         new_csrf = None if csrf and len(csrf) >= 32 else forms.new_csrf_token()
         shown = flash or _read_flash(request)
