@@ -23,6 +23,12 @@ CODES = {
     "kind_": forms.KINDS,
     "rc_": forms.REJECTION_CODES,
     "doc_": forms.DOCUMENT_TYPES,
+    "act_": ("create", "submit", "request_identity_check", "identity_verified",
+             "identity_rejected", "identity_deferred", "labour_market_test_not_required",
+             "labour_market_test_consented", "labour_market_test_refused", "approve", "reject",
+             "send_back", "resubmit", "withdraw", "permit_issued", "permit_refused", "close",
+             "assign", "pay_fee", "issue", "extend", "amend", "suspend", "reinstate", "revoke",
+             "cancel", "expire", "flag"),
     "role_": ("employer", "intake_officer", "decision_officer", "supervisor", "auditor",
               "agency", "admin"),
 }  # fmt: skip
@@ -182,6 +188,13 @@ def test_every_page_renders_in_every_language_with_no_missing_key(page: str, lan
         assert i18n.CATALOG[language]["logout"] in html
     for form in re.findall(r"<form[^>]*method=\"post\"[^>]*>.*?</form>", html, re.S):
         assert 'name="csrf_token" value="' + "x" * 43 + '"' in form, "a POST form without CSRF"
+
+
+def test_every_history_action_of_the_services_has_a_label():
+    domain = pytest.importorskip("applications.domain")
+    permits = pytest.importorskip("permits.domain")
+    actions = {a.value for a in domain.Action} | {a.value for a in permits.Action}
+    assert actions <= set(CODES["act_"])
 
 
 def test_pages_show_the_language_text_not_the_english():
