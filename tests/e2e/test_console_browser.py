@@ -21,8 +21,10 @@ from pathlib import Path
 import pytest
 import requests
 
+from gateway.console.forms import submission_from_form
 from national_idms.testing import AdminClient
 from wpis_common.suite import Suite
+from wpis_common.testing import auth_headers
 
 pytestmark = pytest.mark.e2e
 
@@ -72,6 +74,27 @@ def form_values(passport: str) -> dict[str, str]:
     }  # fmt: skip
 
 
+def other_cases(suite: Suite) -> int:
+    """A few cases filed over the API, so the queue has company (and counts)."""
+    people = (("Ravi", "Kumar", "1990-04-12", "M", "IND", "Z1234567", "2031-01-01"),
+              ("José-María", "Nuñez", "1987-05-06", "M", "ESP", "PAA123456", "2032-11-10"),
+              ("Nobody", "Known", "1991-01-01", "F", "GEO", "Q0000001", "2033-01-01"))  # fmt: skip
+    headers = auth_headers(suite, EMPLOYER[0])
+    for given, surname, born, sex, nationality, number, expiry in people:
+        values = form_values(number)
+        values.update({"worker.given_names": given, "worker.surname": surname,
+                       "worker.date_of_birth": born, "worker.sex": sex,
+                       "worker.nationality": nationality,
+                       "worker.passport.issuing_country": nationality,
+                       "worker.passport.expiry_date": expiry, "job.title": "Welder",
+                       "job.isco_code": "7212", "job.monthly_salary": "450000"})  # fmt: skip
+        payload = submission_from_form({**values, "employer.tax_id": "02563412"})
+        created = requests.post(f"{suite.gateway_url}/api/v1/applications", json=payload,
+                                headers=headers, timeout=15)  # fmt: skip
+        assert created.status_code == 201, created.text
+    return len(people)
+
+
 def test_console_pages_refuse_without_a_session_and_forms_need_csrf(suite: Suite):
     root = requests.get(f"{suite.gateway_url}/", allow_redirects=False, timeout=10)
     assert root.status_code == 303 and root.headers["Location"] == "/console"
@@ -98,6 +121,7 @@ def test_console_pages_refuse_without_a_session_and_forms_need_csrf(suite: Suite
 def test_employer_files_officer_approves_permit_page_in_a_browser(suite: Suite, tmp_path: Path):
     chromium_or_skip()
     passport = register_worker(suite)
+    other_cases(suite)
     config = {
         "url": suite.gateway_url,
         "out": str(tmp_path),
@@ -132,7 +156,7 @@ def test_employer_files_officer_approves_permit_page_in_a_browser(suite: Suite, 
     assert seen["identity_outcome"] == "verified"
     assert seen["assigned_flash"] == "The case is assigned to you."
     assert seen["actions_before"] == ["approve", "reject", "send-back"]
-    assert seen["queue_rows"] >= 1
+    assert seen["queue_rows"] >= 4
     assert seen["queue_fits_laptop"] and seen["queue_fits_tablet"] and seen["case_fits_tablet"]
     assert seen["approved_flash"] == "The application is approved."
     assert seen["status_after_approval"] in ("approved", "permit_issued")
