@@ -120,6 +120,25 @@ def login(gateway_url: str, username: str, password: str | None = None) -> dict[
     return response.json()
 
 
+class Callers:
+    """Callers for tests of one service in a Nameko container: ``config`` goes into the
+    container's config, ``context(role, ...)`` is the worker context data of a call
+    (``entrypoint_hook(container, "get", context_data=callers.context("auditor"))``)."""
+
+    EMPLOYER_TAX_ID = "02563412"  # Ararat Build LLC, the seeded demo employer
+
+    def __init__(self, directory: Path):
+        self.private_key, public_path = auth_keys(directory)
+        self.config = {"AUTH_PUBLIC_KEYS": public_path}
+
+    def context(
+        self, role: str, username: str | None = None, tax_id: str | None = None
+    ) -> dict[str, str]:
+        if role == "employer" and tax_id is None:
+            tax_id = self.EMPLOYER_TAX_ID
+        return caller_context(self.private_key, username or role, role, tax_id)
+
+
 _TOKENS: dict[tuple[str, str], str] = {}
 
 

@@ -30,7 +30,7 @@ from sqlalchemy import create_engine, text
 
 from wpis_common import dlq
 from wpis_common.suite import Suite
-from wpis_common.testing import wait_for
+from wpis_common.testing import auth_headers, wait_for
 from wpis_common.topology import all_subscriptions, service_names
 
 pytestmark = pytest.mark.e2e
@@ -183,7 +183,12 @@ def burst(count: int, send: Callable[[int], str | None], fault: Callable[[], Non
 def submit_burst(suite: Suite, count: int, fault: Callable[[], None]) -> list[str]:
     def submit(_n: int) -> str | None:
         response = retrying(
-            lambda: requests.post(api(suite, "/applications"), json=application(), timeout=30)
+            lambda: requests.post(
+                api(suite, "/applications"),
+                json=application(),
+                timeout=30,
+                headers=auth_headers(suite, "ararat"),
+            )
         )
         return response.json()["id"] if response.status_code == 201 else None
 
@@ -194,7 +199,11 @@ def approve_burst(suite: Suite, ids: list[str], fault: Callable[[], None]) -> No
     def approve(n: int) -> None:
         url = api(suite, f"/applications/{ids[n]}/decision")
         body = {"decision": "approve", "reason": "documents in order"}
-        response = retrying(lambda: requests.post(url, json=body, timeout=30))
+        response = retrying(
+            lambda: requests.post(
+                url, json=body, timeout=30, headers=auth_headers(suite, "officer")
+            )
+        )
         # 409: a retried request whose first attempt went through
         assert response.status_code in (200, 409), response.text
 
@@ -203,7 +212,12 @@ def approve_burst(suite: Suite, ids: list[str], fault: Callable[[], None]) -> No
 
 def statuses(suite: Suite) -> dict[str, dict]:
     response = retrying(
-        lambda: requests.get(api(suite, "/applications"), params={"limit": 500}, timeout=30)
+        lambda: requests.get(
+            api(suite, "/applications"),
+            params={"limit": 500},
+            timeout=30,
+            headers=auth_headers(suite, "officer"),
+        )
     )
     assert response.status_code == 200, response.text
     return {case["id"]: case for case in response.json()}
@@ -261,7 +275,12 @@ def whole_log(suite: Suite, producer: str) -> list[dict]:
     while True:
         params = {"producer": producer, "after": after, "limit": 1000}
         response = retrying(
-            lambda params=params: requests.get(api(suite, "/events"), params=params, timeout=30)
+            lambda params=params: requests.get(
+                api(suite, "/events"),
+                params=params,
+                timeout=30,
+                headers=auth_headers(suite, "agency"),
+            )
         )
         assert response.status_code == 200, response.text
         page = response.json()["events"]
@@ -344,7 +363,9 @@ def assert_exactly_once_everywhere(suite: Suite, ids: list[str], agency: Agency)
     # No notice went out twice.
     for application_id in ids:
         url = api(suite, f"/applications/{application_id}/notifications")
-        response = retrying(lambda url=url: requests.get(url, timeout=30))
+        response = retrying(
+            lambda url=url: requests.get(url, timeout=30, headers=auth_headers(suite, "officer"))
+        )
         assert response.status_code == 200, response.text
         keys = Counter(
             (n.get("template"), n.get("recipient"), n.get("channel")) for n in response.json()

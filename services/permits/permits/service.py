@@ -22,6 +22,7 @@ from wpis_common.caller import (
     DECISION_OFFICER,
     INTAKE_OFFICER,
     SUPERVISOR,
+    Caller,
     CallerProvider,
 )
 from wpis_common.config import setting
@@ -130,41 +131,53 @@ class PermitsService(replay.EventLog):
 
     @rpc(expected_exceptions=ERRORS)
     def extend(self, number: str, payload: Any) -> dict[str, Any]:
-        self.caller.require(*ACTION_ROLES["extend"], what="extend permits")
+        payload = _acting(
+            self.caller.require(*ACTION_ROLES["extend"], what="extend permits"), payload
+        )
         with self.db.unit_of_work() as uow:
             permit = lifecycle.extend(uow, number, payload, self.policy.rules, self.clock.now())
             return register.describe(uow, permit)
 
     @rpc(expected_exceptions=ERRORS)
     def amend(self, number: str, payload: Any) -> dict[str, Any]:
-        self.caller.require(*ACTION_ROLES["amend"], what="amend permits")
+        payload = _acting(
+            self.caller.require(*ACTION_ROLES["amend"], what="amend permits"), payload
+        )
         with self.db.unit_of_work() as uow:
             return register.describe(uow, lifecycle.amend(uow, number, payload, self.clock.now()))
 
     @rpc(expected_exceptions=ERRORS)
     def suspend(self, number: str, payload: Any) -> dict[str, Any]:
-        self.caller.require(*ACTION_ROLES["suspend"], what="suspend permits")
+        payload = _acting(
+            self.caller.require(*ACTION_ROLES["suspend"], what="suspend permits"), payload
+        )
         with self.db.unit_of_work() as uow:
             permit = lifecycle.suspend(uow, number, payload, self.clock.now())
             return register.describe(uow, permit)
 
     @rpc(expected_exceptions=ERRORS)
     def reinstate(self, number: str, payload: Any) -> dict[str, Any]:
-        self.caller.require(*ACTION_ROLES["reinstate"], what="reinstate permits")
+        payload = _acting(
+            self.caller.require(*ACTION_ROLES["reinstate"], what="reinstate permits"), payload
+        )
         with self.db.unit_of_work() as uow:
             permit = lifecycle.reinstate(uow, number, payload, self.clock.now())
             return register.describe(uow, permit)
 
     @rpc(expected_exceptions=ERRORS)
     def revoke(self, number: str, payload: Any) -> dict[str, Any]:
-        self.caller.require(*ACTION_ROLES["revoke"], what="revoke permits")
+        payload = _acting(
+            self.caller.require(*ACTION_ROLES["revoke"], what="revoke permits"), payload
+        )
         with self.db.unit_of_work() as uow:
             now, today = self.clock.now(), self.clock.today()
             return register.describe(uow, lifecycle.revoke(uow, number, payload, now, today))
 
     @rpc(expected_exceptions=ERRORS)
     def cancel(self, number: str, payload: Any) -> dict[str, Any]:
-        self.caller.require(*ACTION_ROLES["cancel"], what="cancel permits")
+        payload = _acting(
+            self.caller.require(*ACTION_ROLES["cancel"], what="cancel permits"), payload
+        )
         with self.db.unit_of_work() as uow:
             now, today = self.clock.now(), self.clock.today()
             return register.describe(uow, lifecycle.cancel(uow, number, payload, now, today))
@@ -182,3 +195,10 @@ class PermitsService(replay.EventLog):
             expired += batch
             if len(batch) < lifecycle.EXPIRY_BATCH:
                 return {"today": day.isoformat(), "expired": expired}
+
+
+def _acting(caller: Caller, payload: Any) -> Any:
+    """The request, with ``by`` set to the caller's username (never self-declared)."""
+    if isinstance(payload, dict) and not caller.is_system:
+        return {**payload, "by": caller.username}
+    return payload
