@@ -118,7 +118,7 @@ def contexts() -> dict[str, dict]:
                        "current": {"status": "in_review", "kind": "", "overdue": "1", "mine": ""},
                        "next_cursor": "abc", "next_url": "/console/queue?cursor=abc"},
         "case.html": {**base, "user": OFFICER, "case": a_case(), "documents": DOCUMENTS,
-                      "actions": ["assign", "send_back", "approve", "reject", "withdraw",
+                      "actions": ["assign", "submit", "send_back", "approve", "reject", "withdraw",
                                   "resubmit"],
                       "can_upload": True, "upload_errors": {"file": ["the file is empty"]}},
         "permit.html": {**base, "user": Caller("boss", "supervisor"), "permit": PERMIT,

@@ -241,3 +241,33 @@ def test_the_console_mixin_shadows_no_other_routes_helper():
     mine = {name for name in vars(console.ConsoleApi) if not name.startswith("__")}
     for base in others:
         assert mine & set(vars(base)) <= {"applications", "permits", "session"}, base
+
+
+def test_an_employer_saves_a_draft_then_submits_it():
+    service = gateway(EMPLOYER)
+    service.applications.submit.return_value = {"id": "d1", "status": "draft"}
+    answer = service.console_apply(request("POST", "/console/applications", {"draft": "1"}))
+    assert service.applications.submit.call_args.args[0]["draft"] is True
+    flash = [c for c in answer.headers.getlist("Set-Cookie") if c.startswith("wpis_flash=")]
+    assert "flash_draft_saved" in console.unquote(flash[0])
+    service.applications.submit_draft.return_value = {"id": "d1", "status": "submitted"}
+    answer = service.console_case_action(
+        request("POST", "/console/cases/d1/submit"), "d1", "submit"
+    )
+    assert answer.status_code == 303
+    service.applications.submit_draft.assert_called_once_with("d1")
+
+
+def test_an_employer_gets_the_public_check_not_the_register_page():
+    service = gateway(EMPLOYER)
+    case = {"id": "a1b2c3d4e5", "kind": "new", "status": "permit_issued", "employer": {},
+            "worker": {}, "job": {}, "contract": {}, "identity": {}, "labour_market_test": {},
+            "fee": {}, "allowed_actions": [], "permit_number": "WP-2026-000001-E",
+            "history": []}  # fmt: skip
+    service.applications.get.return_value = case
+    service.applications.documents_of.return_value = []
+    html = service.console_case(request("GET", "/console/cases/a1"), "a1").get_data(True)
+    assert 'href="/verify?number=WP-2026-000001-E"' in html and "/console/permits/" not in html
+    page = service.console_permit(request("GET", "/console/permits/X"), "X")
+    assert page.status_code == 403
+    service.permits.get.assert_not_called()

@@ -37,7 +37,7 @@ from gateway.session import PUBLIC, REFRESH_COOKIE, SESSION_COOKIE, LoginFailed,
 from wpis_common.config import setting
 
 FLASH_COOKIE = "wpis_flash"
-CASE_ACTIONS = ("assign", "approve", "reject", "send-back", "withdraw", "resubmit")
+CASE_ACTIONS = ("assign", "submit", "approve", "reject", "send-back", "withdraw", "resubmit")
 OWN_ERRORS = {"Forbidden": 403, "Unauthenticated": 401}
 MULTIPART_OVERHEAD = 64 * 1024
 SECURITY_HEADERS = {
@@ -228,6 +228,7 @@ class ConsoleApi(ApiBase):
                 application_id, forms.decision_payload(form, "reject")), "flash_rejected"),
             "send-back": (lambda: self.applications.send_back(
                 application_id, forms.send_back_payload(form)), "flash_sent_back"),
+            "submit": (lambda: self.applications.submit_draft(application_id), "flash_submitted"),
             "withdraw": (lambda: self.applications.withdraw(application_id, {}),
                          "flash_withdrawn"),
             "resubmit": (lambda: self.applications.resubmit(application_id, {}),
@@ -288,9 +289,11 @@ class ConsoleApi(ApiBase):
                   for field in forms.FILING_FIELDS}  # fmt: skip
         if caller.tax_id:
             values["employer.tax_id"] = caller.tax_id  # an employer files for itself only
-        created = self._console_rpc(
-            lambda: self.applications.submit(forms.submission_from_form(values))
-        )
+        payload = forms.submission_from_form(values)
+        draft = request.form.get("draft") == "1"
+        if draft:
+            payload["draft"] = True
+        created = self._console_rpc(lambda: self.applications.submit(payload))
         if created.status == 422:
             errors = forms.field_errors(created.body) or {
                 "_schema": [forms.error_message(created.body)]
@@ -300,7 +303,7 @@ class ConsoleApi(ApiBase):
             return self._console_failed(request, caller, created)
         self.session.subject = created.body.get("id")
         response = _redirect(f"/console/cases/{quote(created.body['id'])}")
-        _flash(response, "ok", "flash_filed")
+        _flash(response, "ok", "flash_draft_saved" if draft else "flash_filed")
         return _with_cookies(response, refreshed, request)
 
     def _console_apply_form(self, request: Request, caller: Any, values: dict, errors: dict,
@@ -317,7 +320,7 @@ class ConsoleApi(ApiBase):
     @allow(PUBLIC)
     def console_permit(self, request: Request, number: str) -> Response:
         caller, refreshed = self._console_caller(request)
-        if (gate := self._console_gate(request, caller, forms.QUEUE_ROLES)) is not None:
+        if (gate := self._console_gate(request, caller, forms.PERMIT_READERS)) is not None:
             return gate
         permit = self._console_rpc(lambda: self.permits.get(number))
         if not permit.ok:

@@ -21,6 +21,7 @@ CSRF_FIELD = "csrf_token"
 LANG_COOKIE = "wpis_lang"
 
 OFFICER_ROLES = frozenset({"intake_officer", "decision_officer", "supervisor", "auditor"})
+PERMIT_READERS = OFFICER_ROLES  # the permits service's readers; employers use the public check
 QUEUE_ROLES = OFFICER_ROLES | {"employer"}
 REGIONS = ("AM-ER", "AM-AG", "AM-AR", "AM-AV", "AM-GR", "AM-KT",
            "AM-LO", "AM-SH", "AM-SU", "AM-TV", "AM-VD")  # fmt: skip
@@ -196,7 +197,7 @@ def status_counts(items: list[Mapping[str, Any]]) -> list[tuple[str, int]]:
 
 # -- which actions a case page offers ---------------------------------------------------
 
-CASE_ACTIONS = ("assign", "send_back", "approve", "reject", "withdraw", "resubmit")
+CASE_ACTIONS = ("assign", "submit", "send_back", "approve", "reject", "withdraw", "resubmit")
 ASSIGNERS = frozenset({"intake_officer", "decision_officer", "supervisor"})
 
 
@@ -213,7 +214,7 @@ def case_actions(case: Mapping[str, Any], role: str, username: str) -> list[str]
         holder = case.get("assigned_to")
         if holder != username and (holder is None or role == "supervisor"):
             shown.append("assign")
-    for action in ("send_back", "approve", "reject", "withdraw", "resubmit"):
+    for action in CASE_ACTIONS[1:]:
         if action in allowed:
             shown.append(action)
     return shown

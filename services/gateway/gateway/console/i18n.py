@@ -248,6 +248,11 @@ EN = {
     "act_cancel": "Cancelled",
     "act_expire": "Expired",
     "act_flag": "Flagged for review",
+    "save_draft": "Save as a draft (to upload documents first)",
+    "action_submit": "Submit the application",
+    "flash_submitted": "The application is submitted.",
+    "flash_draft_saved": "The draft is saved. Upload the documents, then submit it.",
+    "permit_public_check": "Check it on the public page",
 }
 
 HY = {
@@ -469,6 +474,11 @@ HY = {
     "act_cancel": "Դադարեցվել է",
     "act_expire": "Ժամկետն անցել է",
     "act_flag": "Նշվել է ստուգման համար",
+    "save_draft": "Պահպանել որպես սևագիր (նախ փաստաթղթերը վերբեռնելու համար)",
+    "action_submit": "Ներկայացնել դիմումը",
+    "flash_submitted": "Դիմումը ներկայացված է։",
+    "flash_draft_saved": "Սևագիրը պահպանված է։ Վերբեռնեք փաստաթղթերը, ապա ներկայացրեք այն։",
+    "permit_public_check": "Ստուգել հանրային էջում",
 }
 
 RU = {
@@ -690,6 +700,11 @@ RU = {
     "act_cancel": "Прекращено",
     "act_expire": "Истекло",
     "act_flag": "Отмечено для проверки",
+    "save_draft": "Сохранить черновик (чтобы сначала загрузить документы)",
+    "action_submit": "Подать заявление",
+    "flash_submitted": "Заявление подано.",
+    "flash_draft_saved": "Черновик сохранён. Загрузите документы, затем подайте заявление.",
+    "permit_public_check": "Проверить на публичной странице",
 }
 
 CATALOG: dict[str, dict[str, str]] = {"en": EN, "hy": HY, "ru": RU}
