@@ -1,6 +1,7 @@
 """The web console in a real browser (Debian's Chromium, headless, Playwright),
 against the suite's real processes: an employer signs in and files an
-application (a mistake first: the service's reason shows next to the field), the
+application (a mistake first: the service's reason shows next to the field; then
+a draft, a document uploaded, the draft submitted), the
 identity check passes (the worker is registered in the IDMS simulator), an
 officer signs in, takes the case and approves it, and the permit page shows the
 number, the QR and a PDF link that serves a PDF. Screenshots land in the test's
@@ -145,7 +146,11 @@ def test_employer_files_officer_approves_permit_page_in_a_browser(suite: Suite, 
     assert seen["form_errors"]["worker.passport.number"], "the reason shows next to the field"
     assert seen["form_errors"]["job.monthly_salary"]
     assert seen["form_kept_values"] == "Sargsyan", "a refused form keeps what was typed"
-    assert seen["filed_flash"] == "Application filed."
+    assert seen["draft_flash"].startswith("The draft is saved.")
+    assert seen["draft_status"] == "draft"
+    assert seen["upload_flash"] == "The document is uploaded."
+    assert seen["documents_listed"] == 1
+    assert seen["filed_flash"] == "The application is submitted."
     assert seen["employer_status"] in ("submitted", "identity_check_pending",
                                        "labour_market_test_pending", "in_review")  # fmt: skip
     assert seen["employer_queue_has_case"]

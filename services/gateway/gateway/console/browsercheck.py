@@ -32,6 +32,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 LAPTOP = {"width": 1280, "height": 860}
+# the smallest document the applications service accepts as a PDF (sniffed by its bytes)
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 TABLET = {"width": 768, "height": 1024}
 
 
@@ -106,12 +108,25 @@ class Flow:
         self.seen["form_errors"] = errors
         self.seen["form_kept_values"] = self.page.input_value('[name="worker.surname"]')
         self.shot("employer-form-errors")
-        # then right
+        # then right, as a draft: upload a document, then submit
         self.fill_form(worker)
-        self.page.click("[data-test=file]")
+        self.page.click("[data-test=save-draft]")
         self.page.wait_for_load_state()
         assert "/console/cases/" in self.page.url, self.page.url
         case_id = self.page.url.rsplit("/", 1)[-1].split("?")[0]
+        self.seen["draft_flash"] = self.flash()
+        self.seen["draft_status"] = self.status()
+        self.page.select_option("#doc-type", "passport_copy")
+        self.page.set_input_files(
+            "#doc-file",
+            {"name": "passport.pdf", "mimeType": "application/pdf", "buffer": PDF},
+        )
+        self.page.click("[data-test=upload]")
+        self.page.wait_for_load_state()
+        self.seen["upload_flash"] = self.flash()
+        self.seen["documents_listed"] = self.page.locator("[data-test=document]").count()
+        self.page.click("[data-test=submit]")
+        self.page.wait_for_load_state()
         self.seen["filed_flash"] = self.flash()
         self.seen["employer_status"] = self.status()
         self.shot("employer-case")
