@@ -325,7 +325,7 @@ class ConsoleApi(ApiBase):
         permit = self._console_rpc(lambda: self.permits.get(number))
         if not permit.ok:
             return self._console_failed(request, caller, permit)
-        base = str(setting("PUBLIC_BASE_URL", "") or request.host_url).rstrip("/")
+        base = request.host_url.rstrip("/")
         verify_url = f"{base}/verify?{urlencode({'number': permit.body['number']})}"
         response = self._console_page(
             request, caller, "permit.html", permit=permit.body, verify_url=verify_url,
