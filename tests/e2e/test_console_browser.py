@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -185,3 +186,53 @@ def test_employer_files_officer_approves_permit_page_in_a_browser(suite: Suite, 
     if os.environ.get("WPIS_UPDATE_SCREENSHOTS") == "1":
         shutil.copy(shots["console-queue"], REPO / "docs" / "console-queue.png")
         shutil.copy(shots["console-case"], REPO / "docs" / "console-case.png")
+
+
+def console_session(suite: Suite, username: str) -> tuple[requests.Session, str]:
+    """Sign in through the console's form, as a browser would (cookies + CSRF)."""
+    browser = requests.Session()
+    page = browser.get(f"{suite.gateway_url}/console/login", timeout=10)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    signed_in = browser.post(
+        f"{suite.gateway_url}/console/login",
+        data={"csrf_token": csrf, "username": username, "password": f"demo-{username}",
+              "next": "/console/queue"},
+        allow_redirects=False, timeout=10,
+    )  # fmt: skip
+    assert signed_in.status_code == 303, signed_in.text
+    return browser, csrf
+
+
+def test_a_supervisor_revokes_a_permit_from_its_page(suite: Suite):
+    # a permit of the browser test's case (it runs first in this module)
+    cases = requests.get(
+        f"{suite.gateway_url}/api/v1/applications",
+        params={"status": "permit_issued"},
+        headers=auth_headers(suite, "supervisor"),
+        timeout=10,
+    )
+    assert cases.status_code == 200, cases.text
+    if not cases.json():
+        pytest.skip("no permit issued in this module (the browser test skipped)")
+    number = cases.json()[0]["permit_number"]
+    page_url = f"{suite.gateway_url}/console/permits/{number}"
+
+    browser, csrf = console_session(suite, "officer")
+    assert 'data-test="revoke"' not in browser.get(page_url, timeout=10).text
+    refused = browser.post(f"{page_url}/revoke", data={"csrf_token": csrf, "reason": "x"},
+                           allow_redirects=False, timeout=10)  # fmt: skip
+    assert refused.status_code == 403
+
+    browser, csrf = console_session(suite, "supervisor")
+    page = browser.get(page_url, timeout=10)
+    assert page.status_code == 200 and 'data-test="revoke"' in page.text
+    no_csrf = browser.post(f"{page_url}/revoke", data={"reason": "fraud"}, allow_redirects=False,
+                           timeout=10)  # fmt: skip
+    assert no_csrf.status_code == 403
+    revoked = browser.post(
+        f"{page_url}/revoke", data={"csrf_token": csrf, "reason": "documents were forged"},
+        timeout=10,
+    )  # fmt: skip
+    assert revoked.status_code == 200 and "The permit is revoked." in revoked.text
+    assert 'data-test="permit-status">Revoked<' in revoked.text
+    assert 'data-test="revoke"' not in revoked.text

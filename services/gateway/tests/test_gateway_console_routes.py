@@ -17,7 +17,7 @@ from werkzeug.wrappers import Request
 
 from gateway.api import console
 from gateway.service import GatewayService
-from gateway.session import LoginFailed
+from gateway.session import LoginFailed, RateLimited
 
 CSRF = "c" * 43
 
@@ -60,7 +60,7 @@ def request(method: str, path: str, form: dict | None = None, csrf: str | None =
         data.setdefault("csrf_token", csrf)
     builder = EnvironBuilder(method=method, path=path, data=data if method == "POST" else None,
                              **kwargs)  # fmt: skip
-    if csrf is not None:
+    if csrf is not None and "Cookie" not in builder.headers:
         builder.headers["Cookie"] = f"wpis_csrf={CSRF}"
     return Request(builder.get_environ())
 
@@ -271,3 +271,30 @@ def test_an_employer_gets_the_public_check_not_the_register_page():
     page = service.console_permit(request("GET", "/console/permits/X"), "X")
     assert page.status_code == 403
     service.permits.get.assert_not_called()
+
+
+def test_too_many_logins_answer_429_with_retry_after():
+    service = gateway()
+
+    def limited(*_args):
+        raise RateLimited(42)
+
+    service.session.login = limited
+    answer = service.console_login(request("POST", "/console/login", {"username": "x"}))
+    assert answer.status_code == 429 and answer.headers["Retry-After"] == "42"
+    assert "Try again in 42 seconds." in answer.get_data(True)
+
+
+def test_an_expired_access_token_is_renewed_with_the_refresh_cookie():
+    service = gateway()
+    renewed = {"access_token": "A2", "refresh_token": "R2", "expires_in": 900}
+    service.session.refresh = lambda token: renewed if token == "R1" else None
+    service.session.act_as = lambda token: OFFICER if token == "A2" else None
+    service.applications.search.return_value = {"items": [], "next_cursor": None}
+    page = service.console_queue(
+        request("GET", "/console/queue", headers={"Cookie": f"wpis_csrf={CSRF}; wpis_refresh=R1"})
+    )
+    assert page.status_code == 200
+    cookies = page.headers.getlist("Set-Cookie")
+    assert any(c.startswith("wpis_session=A2;") for c in cookies)
+    assert any(c.startswith("wpis_refresh=R2;") for c in cookies)
