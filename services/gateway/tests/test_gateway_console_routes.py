@@ -298,3 +298,12 @@ def test_an_expired_access_token_is_renewed_with_the_refresh_cookie():
     cookies = page.headers.getlist("Set-Cookie")
     assert any(c.startswith("wpis_session=A2;") for c in cookies)
     assert any(c.startswith("wpis_refresh=R2;") for c in cookies)
+
+
+def test_after_a_form_sent_without_a_session_sign_in_leads_to_the_start():
+    service = gateway()
+    answer = service.console_case_action(
+        request("POST", "/console/cases/a1/approve"), "a1", "approve"
+    )
+    assert answer.headers["Location"] == "/console/login?next=%2Fconsole"
+    service.applications.decide.assert_not_called()

@@ -375,7 +375,7 @@ class ConsoleApi(ApiBase):
     def _console_gate(self, request: Request, caller: Any, roles: Any) -> Response | None:
         """None when ``caller`` may open the page; else the sign-in redirect or a 403 page."""
         if caller is None:
-            return _redirect(_login_url(request, request.full_path.rstrip("?")))
+            return _redirect(_login_url(request, _here(request)))
         if caller.role not in roles:
             return self._console_error(request, caller, 403, "error_forbidden")
         return None
@@ -397,7 +397,7 @@ class ConsoleApi(ApiBase):
 
     def _console_failed(self, request: Request, caller: Any, answer: Answer) -> Response:
         if answer.status == 401:
-            return _redirect(_login_url(request, request.full_path.rstrip("?"), expired=True))
+            return _redirect(_login_url(request, _here(request), expired=True))
         if answer.status == 404:
             return self._console_error(request, caller, 404, "error_not_found")
         if answer.status == 403:
@@ -456,6 +456,11 @@ class ConsoleApi(ApiBase):
 
 def _redirect(location: str) -> Response:
     return Response(status=303, headers={"Location": location, "Cache-Control": "no-store"})
+
+
+def _here(request: Request) -> str:
+    """Where to come back to after signing in: this page, or the start after a form."""
+    return request.full_path.rstrip("?") if request.method == "GET" else "/console"
 
 
 def _login_url(request: Request, back: str, expired: bool = False) -> str:
