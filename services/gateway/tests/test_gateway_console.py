@@ -365,3 +365,13 @@ def test_case_actions_follow_role_and_state(role, status, allowed, assigned, sho
 def test_qr_is_an_inline_svg():
     svg = str(qr_svg("http://127.0.0.1:8000/verify?number=AM-WP-2026-000001"))
     assert svg.startswith("<svg") and "<script" not in svg
+
+
+def test_no_cdn_no_script_everything_served_by_the_gateway():
+    css = resources.files("gateway").joinpath("console/static/console.css").read_text()
+    assert "@import" not in css and "url(" not in css
+    for page in TEMPLATES.iterdir():
+        text = page.read_text()
+        assert "<script" not in text, page.name
+        assert not re.search(r'(src|href)="(https?:)?//', text), page.name
+        assert "style=" not in text, f"{page.name}: inline styles break the CSP (style-src 'self')"
