@@ -31,6 +31,8 @@ from pathlib import Path
 
 import requests
 
+from wpis_common.testing import login
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchlib import percentile, sample_process, summary_ms
@@ -124,25 +126,39 @@ def application(passport: str) -> dict:
     }
 
 
+_TOKENS: dict[tuple[str, str], dict[str, str]] = {}
+
+
+def bearer(gateway: str, username: str) -> dict[str, str]:
+    """Headers of a demo account (the suite seeds them; password demo-<username>)."""
+    if (gateway, username) not in _TOKENS:
+        token = login(gateway, username)["access_token"]
+        _TOKENS[gateway, username] = {"Authorization": f"Bearer {token}"}
+    return _TOKENS[gateway, username]
+
+
 def wpis_flow(session: requests.Session, gateway: str, idms: str) -> FlowTimes:
     api = f"{gateway}/api/v1"
+    employer, officer = bearer(gateway, "ararat"), bearer(gateway, "officer")
     passport = random_passport()
     session.post(f"{idms}/admin/persons", json=person(passport), timeout=10).raise_for_status()
     times = FlowTimes(submitted=time.monotonic())
-    response = session.post(f"{api}/applications", json=application(passport), timeout=10)
+    response = session.post(
+        f"{api}/applications", json=application(passport), headers=employer, timeout=10
+    )
     response.raise_for_status()
     case_url = f"{api}/applications/{response.json()['id']}"
 
     def status() -> dict:
-        return session.get(case_url, timeout=10).json()
+        return session.get(case_url, headers=officer, timeout=10).json()
 
     times.verified = poll(lambda: status()["status"] == "in_review", "identity check")
-    session.post(f"{case_url}/decision", json={"decision": "approve"}, timeout=10)
+    session.post(f"{case_url}/decision", json={"decision": "approve"}, headers=officer, timeout=10)
     times.approved = time.monotonic()
     times.issued = poll(lambda: bool(status()["contract_id"]), "permit and contract")
 
     def notified() -> bool:
-        notices = session.get(f"{case_url}/notifications", timeout=10).json()
+        notices = session.get(f"{case_url}/notifications", headers=officer, timeout=10).json()
         return any(notice["template"] == "permit_issued" for notice in notices)
 
     times.notified = poll(notified, "permit notice")
@@ -214,6 +230,8 @@ def measure_wpis(args: argparse.Namespace) -> Run:
     with tempfile.TemporaryDirectory() as base, running_suite(Path(base)) as suite:
         pids = {name: process.pid for name, process in suite.processes.items()}
         warm = max(2, args.c)
+        for username in ("ararat", "officer"):  # log in once, before the clients start
+            bearer(suite.gateway_url, username)
         drive("warm-up", wpis_flow, suite.gateway_url, suite.idms_url, pids, warm, args.c)
         return drive("WPIS", wpis_flow, suite.gateway_url, suite.idms_url, pids, args.n, args.c)
 

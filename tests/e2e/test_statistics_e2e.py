@@ -172,7 +172,9 @@ def test_bad_questions_get_clear_4xx(suite: Suite):
     invalid = ask(suite, "permits_issued", {"group_by": "colour", "sex": "Q", "from": "May"})
     assert invalid.status_code == 422
     assert set(invalid.json()["errors"]) == {"group_by", "sex", "from"}
-    catalog = requests.get(api(suite, "/statistics"), timeout=10).json()
+    catalog = requests.get(
+        api(suite, "/statistics"), timeout=10, headers=auth_headers(suite, "officer")
+    ).json()
     assert "nationality" in catalog["dimensions"]
     assert requests.get(api(suite, "/statistics/export/xml"), timeout=10).status_code == 404
     bad_month = requests.get(api(suite, "/statistics/export/csv?from=2026-13"), timeout=10)

@@ -196,6 +196,7 @@ def issue_tokens(
             expires_at=now + policy.refresh_ttl,
         )
     )
+    session.flush()
     return {
         "access_token": access,
         "refresh_token": refresh,
@@ -237,6 +238,7 @@ def logout(
         stored = session.get(RefreshToken, _digest(refresh_token))
         if stored is not None and (caller is None or stored.username == caller.username):
             stored.revoked_at = stored.revoked_at or now
+    session.flush()
     # Forget revocations of tokens that have expired anyway.
     session.execute(delete(RevokedToken).where(RevokedToken.expires_at < now))
 

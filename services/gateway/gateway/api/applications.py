@@ -44,6 +44,7 @@ SAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
 EXTRA_ERRORS: dict[str, tuple[int, str]] = {}
 OFFICERS = (INTAKE_OFFICER, DECISION_OFFICER, SUPERVISOR)
 CASE_READERS = (EMPLOYER, *OFFICERS, AUDITOR)
+DOCUMENT_READERS = (EMPLOYER, *OFFICERS)  # not the auditor: documents hold personal data
 
 
 class ApplicationsApi(ApiBase):
@@ -149,7 +150,7 @@ class ApplicationsApi(ApiBase):
     # -- documents ---------------------------------------------------------------------
 
     @http("GET", f"{API}/applications/<string:application_id>/documents")
-    @allow(*CASE_READERS)
+    @allow(*DOCUMENT_READERS)
     def list_documents(self, request: Request, application_id: str) -> Response:
         return self._call(lambda: self.applications.documents_of(application_id))
 
@@ -160,7 +161,7 @@ class ApplicationsApi(ApiBase):
         return self.audited(request, response, application_id)
 
     @http("GET", f"{API}/applications/<string:application_id>/documents/<string:document_id>")
-    @allow(*CASE_READERS)
+    @allow(*DOCUMENT_READERS)
     def download_document(self, request: Request, application_id: str, document_id: str):
         answer = self._call(lambda: self.applications.document(application_id, document_id))
         if answer.status_code != 200:
