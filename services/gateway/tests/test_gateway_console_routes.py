@@ -307,3 +307,14 @@ def test_after_a_form_sent_without_a_session_sign_in_leads_to_the_start():
     )
     assert answer.headers["Location"] == "/console/login?next=%2Fconsole"
     service.applications.decide.assert_not_called()
+
+
+def test_signing_out_with_an_expired_access_token_still_revokes_the_refresh_token():
+    service = gateway()
+    service.session.refresh = lambda token: {"access_token": "A2", "refresh_token": "R2",
+                                             "expires_in": 900}  # fmt: skip
+    service.session.act_as = lambda token: OFFICER
+    cookie = f"wpis_csrf={CSRF}; wpis_refresh=R1"
+    answer = service.console_logout(request("POST", "/console/logout", headers={"Cookie": cookie}))
+    assert answer.status_code == 303
+    assert service.session.logged_out == ["R2"], "the renewed refresh token is the live one"

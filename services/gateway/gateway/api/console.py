@@ -117,13 +117,13 @@ class ConsoleApi(ApiBase):
             )
         except LoginFailed:
             return self._console_page(request, None, "login.html", status=401,
-                              flash=("bad", "login_failed"), username=username,
-                              next_path=next_path)  # fmt: skip
+                                      flash=("bad", "login_failed"), username=username,
+                                      next_path=next_path)  # fmt: skip
         except RateLimited as limited:
             wait = int(getattr(limited, "retry_after", 60) or 60)
             response = self._console_page(request, None, "login.html", status=429,
-                                  flash=("bad", "login_rate_limited", {"seconds": wait}),
-                                  username=username, next_path=next_path)  # fmt: skip
+                                          flash=("bad", "login_rate_limited", {"seconds": wait}),
+                                          username=username, next_path=next_path)  # fmt: skip
             response.headers["Retry-After"] = str(wait)
             return response
         response = _redirect(next_path)
@@ -135,8 +135,10 @@ class ConsoleApi(ApiBase):
     def console_logout(self, request: Request) -> Response:
         if not self._console_csrf_ok(request):
             return self._console_error(request, None, 403, "error_csrf")
-        if self.session.caller is not None:
-            self.session.logout(request.cookies.get(REFRESH_COOKIE))
+        caller, refreshed = self._console_caller(request)  # an expired token: renew to revoke
+        if caller is not None:
+            refresh_token = (refreshed or {}).get("refresh_token")
+            self.session.logout(refresh_token or request.cookies.get(REFRESH_COOKIE))
         response = _redirect("/console/login")
         response.delete_cookie(SESSION_COOKIE, path="/")
         response.delete_cookie(REFRESH_COOKIE, path="/")
@@ -307,7 +309,7 @@ class ConsoleApi(ApiBase):
         return _with_cookies(response, refreshed, request)
 
     def _console_apply_form(self, request: Request, caller: Any, values: dict, errors: dict,
-                    status: int = 200) -> Response:  # fmt: skip
+                            status: int = 200) -> Response:  # fmt: skip
         return self._console_page(
             request, caller, "apply.html", status=status, nav="apply", values=values,
             errors=errors, unplaced=forms.unplaced_errors(errors),
@@ -428,7 +430,7 @@ class ConsoleApi(ApiBase):
         )
 
     def _console_page(self, request: Request, caller: Any, template: str, status: int = 200,
-              flash: tuple | None = None, **context: Any) -> Response:  # fmt: skip
+                      flash: tuple | None = None, **context: Any) -> Response:  # fmt: skip
         language = self._console_language(request, caller)
         csrf = request.cookies.get(forms.CSRF_COOKIE)
         new_csrf = None if csrf and len(csrf) >= 32 else forms.new_csrf_token()
