@@ -894,6 +894,11 @@ def _record(
     )
 
 
+def ensure_visible(uow: UnitOfWork, application_id: str, who: Who) -> None:
+    """NotFound unless the case exists and ``who`` may know it does."""
+    _owned(uow, application_id, who)
+
+
 def _owned(uow: UnitOfWork, application_id: str, who: Who) -> Application:
     """The case, if ``who`` may know it exists: another employer's case is "not found"
     (an employer never learns that it exists)."""

@@ -139,6 +139,8 @@ class ApplicationsService(replay.EventLog):
     @rpc(expected_exceptions=APPLICATION_ERRORS)
     def pay_fee(self, application_id: str, payload: Any) -> dict[str, Any]:
         actor = self._who()
+        with self.db.unit_of_work() as uow:  # another employer's case: not found, whatever the body
+            casework.ensure_visible(uow, application_id, actor)
         reference = casework.parse_fee_reference(payload)
         confirmation = self.state.payments.confirmation(reference)  # no transaction open
         with self.db.unit_of_work() as uow:
