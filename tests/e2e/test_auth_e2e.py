@@ -150,6 +150,9 @@ def test_admin_creates_and_deactivates_accounts_and_the_audit_trail_records_it(s
         timeout=TIMEOUT,
     ).json()
     assert any(e["actor"] == "anonymous" and e["status"] == 401 for e in logins)
+    assert any(
+        e["actor"] == "admin" and e["role"] == "admin" and e["status"] == 200 for e in logins
+    )
     bad_filter = requests.get(
         f"{api(suite)}/audit",
         params={"limit": "lots", "colour": "red"},

@@ -15,11 +15,14 @@ import argparse
 import getpass
 import os
 import sys
+import warnings
 
-from gateway import accounts
-from wpis_common.db import create_db_engine, make_session_factory
-from wpis_common.envelope import utc_now
-from wpis_common.errors import InvalidInput
+warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")  # noise for a CLI
+
+from gateway import accounts  # noqa: E402
+from wpis_common.db import create_db_engine, make_session_factory  # noqa: E402
+from wpis_common.envelope import utc_now  # noqa: E402
+from wpis_common.errors import InvalidInput  # noqa: E402
 
 DEFAULT_URL = "sqlite:///var/gateway.db"
 

@@ -70,6 +70,8 @@ class SessionHandle:
         self.problem: auth.Unauthenticated | None = None
         self.subject: str | None = None
         self.expires_at: datetime | None = None
+        # who the audit entry names when the request had no caller (a successful login)
+        self.audit_as: tuple[str, str] | None = None
 
     # -- the request's caller -------------------------------------------------------
 
@@ -150,13 +152,16 @@ class Session(DependencyProvider):
             return
         status = result.status_code if isinstance(result, Response) else 500
         caller = handle.caller
+        actor, role = (
+            (caller.username, caller.role) if caller else (handle.audit_as or ("anonymous", None))
+        )
         try:
             with self.db().unit_of_work() as uow:
                 uow.session.add(
                     AuditEntry(
                         at=utc_now(),
-                        actor=caller.username if caller else "anonymous",
-                        role=caller.role if caller else None,
+                        actor=actor,
+                        role=role,
                         method=request.method,
                         path=request.path[:500],
                         status=status,

@@ -68,6 +68,7 @@ class AuthApi(ApiBase):
             return response
         except accounts.LoginFailed:
             return _login_failed()
+        self.session.audit_as = (tokens["username"], tokens["role"])
         return _no_store(json_response(200, tokens))
 
     @http("POST", f"{API}/auth/refresh")
@@ -86,6 +87,7 @@ class AuthApi(ApiBase):
             body = {"error": "unauthenticated", "message": message}
             return json_response(401, body)
         self.session.subject = tokens["username"]
+        self.session.audit_as = (tokens["username"], tokens["role"])
         return _no_store(json_response(200, tokens))
 
     @http("POST", f"{API}/auth/logout")
