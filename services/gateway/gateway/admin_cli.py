@@ -5,8 +5,9 @@
     wpis-admin demo-accounts               the demo accounts (dev only; password
                                            demo-<username>)
 
-The database is ``GATEWAY_DATABASE_URL`` (default ``sqlite:///var/gateway.db``,
-as in the gateway's config.yaml); run ``wpis-migrate gateway`` first.
+The database is the gateway's own (``DATABASE_URL`` of its config.yaml, i.e.
+``GATEWAY_DATABASE_URL``; ``WPIS_CONFIG`` names another config file), or
+``--database-url``; run ``wpis-migrate gateway`` first.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import warnings
 warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")  # noise for a CLI
 
 from gateway import accounts  # noqa: E402
+from wpis_common.config import read_config_file, service_config_path  # noqa: E402
 from wpis_common.db import create_db_engine, make_session_factory  # noqa: E402
 from wpis_common.envelope import utc_now  # noqa: E402
 from wpis_common.errors import InvalidInput  # noqa: E402
@@ -37,6 +39,11 @@ def _password() -> str:
     if first != getpass.getpass("again: "):
         raise SystemExit("wpis-admin: the passwords differ")
     return first
+
+
+def _configured_url() -> str:
+    path = os.environ.get("WPIS_CONFIG") or service_config_path("gateway")
+    return str(read_config_file(path).get("DATABASE_URL") or DEFAULT_URL)
 
 
 def create_admin(url: str, username: str, password: str) -> int:
@@ -58,17 +65,16 @@ def create_admin(url: str, username: str, password: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="wpis-admin", description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--database-url", default=os.environ.get("GATEWAY_DATABASE_URL", DEFAULT_URL)
-    )
+    parser.add_argument("--database-url", default=None, help="default: the gateway's config")
     commands = parser.add_subparsers(dest="command", required=True)
     admin = commands.add_parser("create-admin", help="create the first admin account")
     admin.add_argument("--username", required=True)
     commands.add_parser("demo-accounts", help="create the demo accounts (dev only)")
     args = parser.parse_args(argv)
+    url = args.database_url or _configured_url()
     if args.command == "create-admin":
-        return create_admin(args.database_url, args.username, _password())
-    created = accounts.seed_demo_accounts(args.database_url)
+        return create_admin(url, args.username, _password())
+    created = accounts.seed_demo_accounts(url)
     print(f"demo accounts created: {', '.join(created) or 'none (all exist)'}")
     print("DEV ONLY: each demo account's password is demo-<username>, e.g. officer / demo-officer")
     return 0

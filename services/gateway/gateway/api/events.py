@@ -1,8 +1,8 @@
 """Replay for agencies: a producer's events after a sequence number, in order.
 
 ``GET /api/v1/events?producer=permits&after=<sequence>&limit=<n>`` asks the
-producer's ``events_after`` RPC (wpis_common.replay). Access is meant for the
-agency role once roles exist (W6).
+producer's ``events_after`` RPC (wpis_common.replay). For the agency, auditor and
+supervisor roles (docs/security.md).
 """
 
 from __future__ import annotations

@@ -1,6 +1,5 @@
 """Routes for identity checks: what the identity gateway asked the IDMS about an
-application, when, with which outcome, and its audit trail (auditor role, once
-roles exist)."""
+application, when, with which outcome, and its audit trail (officers and auditors)."""
 
 from __future__ import annotations
 

@@ -2,8 +2,8 @@
 
 ``GET /api/v1/notifications?application_id=&status=&channel=&event_type=&limit=``
 reads the delivery log (newest first); ``/api/v1/notifications/webhooks`` registers,
-lists and removes the endpoints agencies receive signed events on. Access is meant
-for officers and ops once roles exist (W6).
+lists and removes the endpoints agencies receive signed events on. The log is for
+officers and auditors; webhooks for the agency and admin roles (docs/security.md).
 """
 
 from __future__ import annotations
