@@ -163,20 +163,6 @@ def decision_action(decision: str) -> Action:
     return DECISIONS[decision]
 
 
-def parse_role(value: str | None, default: Role) -> Role:
-    """A role string from a request; ValueError names the valid ones."""
-    if value in (None, ""):
-        return default
-    try:
-        role = Role(value)
-    except ValueError:
-        names = ", ".join(r.value for r in HUMAN_ROLES_ORDERED)
-        raise ValueError(f"must be one of: {names}") from None
-    if role == Role.SYSTEM:
-        raise ValueError("the system role cannot be claimed by a request")
-    return role
-
-
 HUMAN_ROLES_ORDERED = [r for r in Role if r != Role.SYSTEM]
 
 
