@@ -236,3 +236,23 @@ def test_a_supervisor_revokes_a_permit_from_its_page(suite: Suite):
     assert revoked.status_code == 200 and "The permit is revoked." in revoked.text
     assert 'data-test="permit-status">Revoked<' in revoked.text
     assert 'data-test="revoke"' not in revoked.text
+
+
+def test_another_employer_sees_nothing_of_the_case_and_reads_its_own_language(suite: Suite):
+    ararat_case = requests.get(
+        f"{suite.gateway_url}/api/v1/applications",
+        headers=auth_headers(suite, "supervisor"),
+        params={"employer": "02563412", "limit": 1},
+        timeout=10,
+    ).json()[0]["id"]
+
+    sevan, _ = console_session(suite, "sevan")  # an employer whose account language is ru
+    queue = sevan.get(f"{suite.gateway_url}/console/queue", timeout=10)
+    assert queue.status_code == 200 and '<html lang="ru">' in queue.text
+    assert ararat_case not in queue.text
+    case = sevan.get(f"{suite.gateway_url}/console/cases/{ararat_case}", timeout=10)
+    assert case.status_code == 404 and "Здесь ничего нет." in case.text
+    assert "Ararat" not in case.text
+
+    agency, _ = console_session(suite, "agency")
+    assert agency.get(f"{suite.gateway_url}/console/queue", timeout=10).status_code == 403
