@@ -7,6 +7,7 @@ database from a SQLite file to a fresh PostgreSQL database (dropped after).
 from __future__ import annotations
 
 import os
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -140,12 +141,14 @@ class Callers:
 
 
 _TOKENS: dict[tuple[str, str], str] = {}
+_TOKENS_LOCK = threading.Lock()
 
 
 def auth_headers(suite: Any, username: str) -> dict[str, str]:
     """``{"Authorization": "Bearer ..."}`` for a demo account of a running suite
     (cached per suite and user: logins are rate limited)."""
     key = (suite.gateway_url, username)
-    if key not in _TOKENS:
-        _TOKENS[key] = login(suite.gateway_url, username)["access_token"]
+    with _TOKENS_LOCK:  # clients in threads: one login each, not one per thread
+        if key not in _TOKENS:
+            _TOKENS[key] = login(suite.gateway_url, username)["access_token"]
     return {"Authorization": f"Bearer {_TOKENS[key]}"}

@@ -102,8 +102,11 @@ class Agency:
                    "--state", str(self.state)]  # fmt: skip
         for binding in AGENCY_BINDINGS:
             command += ["--bind", binding]
+        # The replay API wants an agency's token (docs/security.md); the env keeps it off `ps`.
+        token = auth_headers(self.suite, "agency")["Authorization"].removeprefix("Bearer ")
+        env = {**os.environ, "WPIS_API_TOKEN": token}
         with open(self.log, "ab") as log:
-            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
 
     def wait_consuming(self) -> None:
         def consuming() -> bool:
