@@ -21,6 +21,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from eventlet import tpool
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -34,6 +35,17 @@ MIN_PASSWORD = 10
 HASHER = PasswordHasher()
 # Verified against when the username is unknown, so both failures cost the same.
 _DUMMY_HASH = HASHER.hash("not-a-password-of-anyone")
+
+
+def _hash(password: str) -> str:
+    """argon2 costs tens of milliseconds of CPU (more on a busy machine): in a real
+    thread (the C code releases the GIL), so the gateway's other requests go on."""
+    return tpool.execute(HASHER.hash, password)
+
+
+def _verify(stored: str, password: str) -> bool:
+    return tpool.execute(HASHER.verify, stored, password)
+
 
 # Demo accounts for `make run` and the e2e suite (dev only; the password is demo-<username>).
 DEMO_ACCOUNTS: tuple[dict[str, Any], ...] = (
@@ -120,7 +132,7 @@ def create_account(session: Session, payload: Any, now: datetime) -> dict[str, A
         raise Conflict("that username is taken", errors={"username": ["already exists"]})
     account = Account(
         username=data["username"],
-        password_hash=HASHER.hash(data["password"]),
+        password_hash=_hash(data["password"]),
         role=data["role"],
         tax_id=data["tax_id"],
         display_name=data["display_name"],
@@ -172,13 +184,13 @@ def authenticate(session: Session, username: Any, password: Any) -> Account:
         account = session.scalar(select(Account).where(Account.username == username))
     stored = account.password_hash if account is not None else _DUMMY_HASH
     try:
-        HASHER.verify(stored, password if isinstance(password, str) else "")
+        _verify(stored, password if isinstance(password, str) else "")
     except (VerificationError, InvalidHashError):
         raise LoginFailed() from None
     if account is None or not account.active:
         raise LoginFailed()
     if HASHER.check_needs_rehash(account.password_hash):
-        account.password_hash = HASHER.hash(password)
+        account.password_hash = _hash(password)
     return account
 
 

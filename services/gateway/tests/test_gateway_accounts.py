@@ -159,3 +159,20 @@ def test_allow_answers_401_403_or_runs_the_route(role, supervisors, anyone_logge
         answer = getattr(route, name)(None)
         assert (answer if answer == "ran" else answer.status_code) == expected, name
     assert FakeRoute.supervisors.wpis_roles == frozenset({"supervisor"})
+
+
+def test_password_hashing_leaves_the_other_green_threads_running():
+    """argon2 runs in a real thread: while it works, the gateway's hub serves others."""
+    import eventlet
+
+    ticks: list[int] = []
+
+    def ticker() -> None:
+        while True:
+            ticks.append(1)
+            eventlet.sleep(0)
+
+    other = eventlet.spawn(ticker)
+    accounts._hash("correct horse battery")
+    other.kill()
+    assert ticks, "the hub was blocked while the password was hashed"
