@@ -148,9 +148,11 @@ class Agency:
 def agency(suite: Suite, request):
     subscriber = Agency(suite, request.node.name.split("[")[0].replace("test_", "")[:40])
     subscriber.start()
-    subscriber.wait_consuming()
-    yield subscriber
-    subscriber.stop()
+    try:  # a subscriber that never consumes is stopped too, not left running
+        subscriber.wait_consuming()
+        yield subscriber
+    finally:
+        subscriber.stop()
 
 
 # -- driving the burst --------------------------------------------------------
