@@ -42,6 +42,12 @@ migrate: setup ## run every service's migrations to head
 	@mkdir -p var
 	$(BIN)/wpis-migrate all
 
+.PHONY: admin
+admin: setup ## create the first admin account (USERNAME=admin; password from WPIS_ADMIN_PASSWORD or a prompt)
+	@mkdir -p var
+	$(BIN)/wpis-migrate gateway
+	$(BIN)/wpis-admin create-admin --username $(or $(USERNAME),admin)
+
 .PHONY: keys
 keys: setup ## a development attestation key pair in var/keys (kept if it exists; see docs/identity.md)
 	$(BIN)/wpis-keygen var/keys

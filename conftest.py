@@ -13,7 +13,7 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
-from wpis_common.testing import migrated_database  # noqa: E402
+from wpis_common.testing import Callers, migrated_database  # noqa: E402
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -34,3 +34,10 @@ def make_database(tmp_path: Path):
     yield make
     for context in reversed(opened):
         context.__exit__(None, None, None)
+
+
+@pytest.fixture
+def callers(tmp_path: Path) -> Callers:
+    """Access tokens for a service under test: add ``callers.config`` to the container's
+    config and pass ``context_data=callers.context("supervisor")`` to a call."""
+    return Callers(tmp_path / "auth-keys")

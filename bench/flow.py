@@ -38,6 +38,8 @@ from typing import Any
 
 import requests
 
+from wpis_common.testing import login
+
 # bench/ stays off sys.path: a bench module must never shadow a service package
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != BENCH_DIR]
@@ -161,25 +163,42 @@ def application(passport: str) -> dict:
     }
 
 
+_TOKENS: dict[tuple[str, str], dict[str, str]] = {}
+
+
+def bearer(gateway: str, username: str) -> dict[str, str]:
+    """Headers of a demo account (the suite seeds them; password demo-<username>)."""
+    if (gateway, username) not in _TOKENS:
+        token = login(gateway, username)["access_token"]
+        _TOKENS[gateway, username] = {"Authorization": f"Bearer {token}"}
+    return _TOKENS[gateway, username]
+
+
 def wpis_flow(session: requests.Session, gateway: str, idms: str) -> FlowTimes:
     api = f"{gateway}/api/v1"
+    employer, officer = bearer(gateway, "ararat"), bearer(gateway, "officer")
     passport = random_passport()
     session.post(
         f"{idms}/admin/persons", json=person(passport), timeout=HTTP_TIMEOUT
     ).raise_for_status()
     times = FlowTimes(submitted=time.monotonic())
-    response = session.post(f"{api}/applications", json=application(passport), timeout=HTTP_TIMEOUT)
+    response = session.post(
+        f"{api}/applications", json=application(passport), headers=employer, timeout=HTTP_TIMEOUT
+    )
     response.raise_for_status()
     case_url = f"{api}/applications/{response.json()['id']}"
 
     def status() -> dict:
-        return answer(session.get(case_url, timeout=HTTP_TIMEOUT)) or {}
+        return answer(session.get(case_url, headers=officer, timeout=HTTP_TIMEOUT)) or {}
 
     times.verified = poll(lambda: status().get("status") == "in_review", "identity check")
 
     def approve() -> bool:  # a 5xx (e.g. a 504 under overload) is retried; 409: it went through
         response = session.post(
-            f"{case_url}/decision", json={"decision": "approve"}, timeout=HTTP_TIMEOUT
+            f"{case_url}/decision",
+            json={"decision": "approve"},
+            headers=officer,
+            timeout=HTTP_TIMEOUT,
         )
         if response.status_code == 409 or answer(response) is not None:
             return True
@@ -192,7 +211,8 @@ def wpis_flow(session: requests.Session, gateway: str, idms: str) -> FlowTimes:
     times.issued = poll(lambda: bool(status().get("contract_id")), "permit and contract")
 
     def notified() -> bool:
-        notices = answer(session.get(f"{case_url}/notifications", timeout=HTTP_TIMEOUT)) or []
+        url = f"{case_url}/notifications"
+        notices = answer(session.get(url, headers=officer, timeout=HTTP_TIMEOUT)) or []
         return any(notice["template"] == "permit_issued" for notice in notices)
 
     times.notified = poll(notified, "permit notice")
@@ -285,6 +305,8 @@ def wpis_on(suite, n: int, c: int, rate: float | None = None) -> Run:
     """Warm up, then drive N flows on a running suite (``wpis_common.suite``)."""
     pids = {name: process.pid for name, process in suite.processes.items()}
     warm = max(2, min(c, 16))
+    for username in ("ararat", "officer"):  # log in once, before the clients start
+        bearer(suite.gateway_url, username)
     drive("warm-up", wpis_flow, suite.gateway_url, suite.idms_url, pids, warm, c)
     return drive("WPIS", wpis_flow, suite.gateway_url, suite.idms_url, pids, n, c, rate)
 

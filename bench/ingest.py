@@ -53,6 +53,14 @@ flow = _load("flow")
 DRAIN_TIMEOUT = 600.0
 
 
+def signed_in_sessions(gateway: str, username: str, count: int) -> list[requests.Session]:
+    """HTTP sessions acting as a demo account (the suite seeds them)."""
+    sessions = [requests.Session() for _ in range(count)]
+    for session in sessions:
+        session.headers.update(flow.bearer(gateway, username))
+    return sessions
+
+
 def register_persons(idms: str, passports: list[str], c: int) -> None:
     sessions = [requests.Session() for _ in range(c)]
 
@@ -67,7 +75,7 @@ def register_persons(idms: str, passports: list[str], c: int) -> None:
 def ingest(gateway: str, passports: list[str], c: int) -> tuple[list[str], list[float], float]:
     """POST every application; returns the ids in submission order, latencies, seconds."""
     api = f"{gateway}/api/v1/applications"
-    sessions = [requests.Session() for _ in range(c)]
+    sessions = signed_in_sessions(gateway, "ararat", c)
     accepted: list[tuple[float, str]] = []
     latencies: list[float] = []
 
@@ -103,8 +111,8 @@ def drain(gateway: str, ids: list[str], c: int) -> dict[str, str]:
     """Approve each case once it is in review; returns application id -> permit number."""
     api = f"{gateway}/api/v1/applications"
     wanted, approved, permits = set(ids), set(), {}
-    sessions = [requests.Session() for _ in range(c)]
-    lister = requests.Session()
+    sessions = signed_in_sessions(gateway, "officer", c)
+    (lister,) = signed_in_sessions(gateway, "officer", 1)
     deadline = time.monotonic() + DRAIN_TIMEOUT
 
     def approve(i: int, case_id: str) -> None:

@@ -31,7 +31,7 @@ die() {
 }
 
 [[ -x $BIN/python ]] || die ".venv is not set up: run 'make setup' (or use 'make run')"
-for tool in honcho wpis-keygen wpis-migrate wpis-declare; do
+for tool in honcho wpis-keygen wpis-migrate wpis-declare wpis-admin; do
     [[ -x $BIN/$tool ]] || die "$BIN/$tool is missing: run 'make setup' (it comes from the packages in requirements/dev.txt)"
 done
 [[ -f deploy/Procfile ]] || die "deploy/Procfile is missing"
@@ -62,6 +62,11 @@ say "migrations: wpis-migrate all"
 "$BIN/wpis-migrate" all
 say "broker topology: wpis-declare"
 "$BIN/wpis-declare"
+if [[ -f scripts/seed_demo.py ]]; then
+    # DEVELOPMENT ONLY: the first admin with a known password, for the demo accounts.
+    say "demo admin account: wpis-admin create-admin --username admin (password demo-admin)"
+    WPIS_ADMIN_PASSWORD=demo-admin "$BIN/wpis-admin" create-admin --username admin
+fi
 
 HONCHO_PID=""
 # shellcheck disable=SC2317 # called from the EXIT trap
@@ -125,6 +130,8 @@ cat <<EOF
 ======================================================================
  WPIS is up.
    Web console        $GATEWAY_URL/
+   Log in (dev only)  officer / demo-officer, employer ararat / demo-ararat
+                      (all demo accounts are listed above; docs/security.md)
    HTTP API base      $GATEWAY_URL/api/v1
    Gateway health     $GATEWAY_URL/healthz
    IDMS simulator     $IDMS_URL/  (health: $IDMS_URL/health)

@@ -1,9 +1,13 @@
-"""Seed a running WPIS with demo cases, through the public HTTP API only.
+"""Seed a running WPIS with demo accounts and demo cases, through the HTTP API only.
 
-Used by `make run` after the suite is up. Files cases for persons of the IDMS
-simulator's demo register, so the console shows every path: verified and
-waiting for a decision, approved into a permit, and refused by the identity
-check (lost, stolen, revoked passport; entry ban; unknown document).
+Used by `make run` after the suite is up (run.sh first creates the `admin`
+account with `wpis-admin create-admin`). Logs in as the admin and creates the
+demo accounts (gateway.accounts.DEMO_ACCOUNTS; DEVELOPMENT ONLY: each password
+is demo-<username>), then, as each employer, files cases for persons of the
+IDMS simulator's demo register, so the console shows every path: verified and
+waiting for a decision, approved into a permit (by the demo decision officer),
+and refused by the identity check (lost, stolen, revoked passport; entry ban;
+unknown document).
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ import time
 from datetime import date, timedelta
 
 import requests
+
+from gateway.accounts import DEMO_ACCOUNTS, demo_password
 
 EMPLOYERS = [
     {"tax_id": "02563412", "name": "Ararat Build LLC", "email": "hr@ararat.example"},
@@ -76,20 +82,62 @@ def wait_until(check, timeout: float = 30.0) -> bool:
     return False
 
 
-def file_case(api: str, payload: dict) -> requests.Response:
+def bearer(api: str, username: str) -> dict:
+    """Authorization headers for a demo account."""
+    response = requests.post(
+        f"{api}/auth/login",
+        json={"username": username, "password": demo_password(username)},
+        timeout=15,
+    )
+    response.raise_for_status()
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def create_accounts(api: str) -> int:
+    """The demo accounts (the admin exists already); existing ones are kept."""
+    admin = bearer(api, "admin")
+    for account in DEMO_ACCOUNTS:
+        if account["username"] == "admin":
+            continue
+        body = {**account, "password": demo_password(account["username"])}
+        response = requests.post(f"{api}/accounts", json=body, headers=admin, timeout=15)
+        if response.status_code not in (201, 409):
+            print(
+                f"  could not create {account['username']}: {response.status_code} {response.text}"
+            )
+            return 1
+    return 0
+
+
+def print_accounts() -> None:
+    print("demo accounts (DEVELOPMENT ONLY; password = demo-<username>):")
+    for account in DEMO_ACCOUNTS:
+        extra = f", tax id {account['tax_id']}" if account.get("tax_id") else ""
+        print(f"  {account['username']:<11} {demo_password(account['username']):<16} "
+              f"{account['role']}{extra}")  # fmt: skip
+
+
+def file_case(api: str, payload: dict, headers: dict) -> requests.Response:
     """POST, retrying while services are still starting (503 from the gateway)."""
     deadline = time.monotonic() + 60
     while True:
-        response = requests.post(f"{api}/applications", json=payload, timeout=15)
+        response = requests.post(f"{api}/applications", json=payload, headers=headers, timeout=15)
         if response.status_code != 503 or time.monotonic() > deadline:
             return response
         time.sleep(0.5)
 
 
 def seed(api: str) -> int:
+    employers = {
+        account["tax_id"]: bearer(api, account["username"])
+        for account in DEMO_ACCOUNTS
+        if account["role"] == "employer"
+    }
+    officer = bearer(api, "officer")
     filed = []
     for index, case in enumerate(DEMO_CASES):
-        response = file_case(api, application(index, case))
+        payload = application(index, case)
+        response = file_case(api, payload, employers[payload["employer"]["tax_id"]])
         if response.status_code != 201:
             print(f"  could not file case {index}: {response.status_code} {response.text}")
             return 1
@@ -98,13 +146,17 @@ def seed(api: str) -> int:
         url = f"{api}/applications/{application_id}"
         wait_until(
             lambda url=url: (
-                requests.get(url, timeout=15).json()["status"] != "identity_check_pending"
+                requests.get(url, headers=officer, timeout=15).json()["status"]
+                != "identity_check_pending"
             )
         )
-        status = requests.get(url, timeout=15).json()["status"]
+        status = requests.get(url, headers=officer, timeout=15).json()["status"]
         if approve and status == "in_review":
             requests.post(
-                f"{url}/decision", json={"decision": "approve", "reason": "demo"}, timeout=15
+                f"{url}/decision",
+                json={"decision": "approve", "reason": "demo"},
+                headers=officer,
+                timeout=15,
             )
             status = "approved"
         print(f"  {name:<22} {status}")
@@ -116,7 +168,12 @@ def main() -> int:
     parser.add_argument("--gateway", default="http://127.0.0.1:8000")
     args = parser.parse_args()
     api = args.gateway.rstrip("/") + "/api/v1"
-    existing = requests.get(f"{api}/applications", params={"limit": 1}, timeout=15)
+    if create_accounts(api):
+        return 1
+    print_accounts()
+    existing = requests.get(
+        f"{api}/applications", params={"limit": 1}, headers=bearer(api, "officer"), timeout=15
+    )
     if existing.status_code == 200 and existing.json():
         print("demo data: the register already has cases; not seeding again")
         return 0

@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 PRIVATE_KEY_FILE = "identity_signing_key.pem"
 PUBLIC_KEY_FILE = "identity_signing_key.pub.pem"
 PUBLIC_KEY_SUFFIX = ".pub.pem"
+AUTH_KEY_STEM = "auth_signing_key"  # the gateway's access-token key pair (docs/security.md)
 ENV_PREFIX = "env:"
 
 
@@ -177,10 +178,13 @@ def _public_key_from(source: str, env: Mapping[str, str]) -> Ed25519PublicKey:
     return key
 
 
-def generate_key_pair(directory: str | Path) -> tuple[Path, Path, bool]:
-    """Write the key pair into ``directory`` unless it exists; returns (private, public, made)."""
+def generate_key_pair(directory: str | Path, stem: str | None = None) -> tuple[Path, Path, bool]:
+    """Write the key pair into ``directory`` unless it exists; returns (private, public, made).
+    ``stem`` names another pair (e.g. :data:`AUTH_KEY_STEM`) instead of the identity one."""
     directory = Path(directory)
     private_path, public_path = directory / PRIVATE_KEY_FILE, directory / PUBLIC_KEY_FILE
+    if stem:
+        private_path, public_path = directory / f"{stem}.pem", directory / f"{stem}.pub.pem"
     if private_path.exists() and public_path.exists():
         return private_path, public_path, False
     directory.mkdir(parents=True, exist_ok=True)
@@ -208,17 +212,19 @@ def generate_key_pair(directory: str | Path) -> tuple[Path, Path, bool]:
 
 def keygen_main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        description="Create the identity attestation key pair (kept if it exists). To rotate, "
-        "create a pair in a new directory and add it to the verifiers' key ring first."
+        description="Create the identity attestation key pair and the gateway's access-token "
+        "key pair (each kept if it exists). To rotate, create a pair in a new directory and add "
+        "it to the verifiers' key ring first."
     )
     parser.add_argument("directory", nargs="?", default="var/keys")
     args = parser.parse_args(argv)
-    private_path, public_path, made = generate_key_pair(args.directory)
-    kid = key_id(load_public_key(public_path))
-    print(
-        f"{'created' if made else 'kept existing'} key pair: {private_path}, {public_path}"
-        f" (key id {kid})"
-    )
+    for stem in (None, AUTH_KEY_STEM):
+        private_path, public_path, made = generate_key_pair(args.directory, stem)
+        kid = key_id(load_public_key(public_path))
+        print(
+            f"{'created' if made else 'kept existing'} key pair: {private_path}, {public_path}"
+            f" (key id {kid})"
+        )
     return 0
 
 

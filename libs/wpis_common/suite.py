@@ -25,7 +25,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import requests
 
 from wpis_common.migrate import SERVICES_WITH_DATABASES, upgrade
-from wpis_common.signing import generate_key_pair
+from wpis_common.signing import AUTH_KEY_STEM, generate_key_pair
 from wpis_common.testing import fresh_database, wait_for
 from wpis_common.topology import all_subscriptions, declare
 
@@ -155,6 +155,9 @@ def _service_env(suite: Suite, keys_dir: Path) -> dict[str, str]:
         IDMS_URL=suite.idms_url,
         IDENTITY_SIGNING_KEY=str(keys_dir / "identity_signing_key.pem"),
         IDENTITY_VERIFY_KEY=str(keys_dir / "identity_signing_key.pub.pem"),
+        AUTH_SIGNING_KEY=str(keys_dir / f"{AUTH_KEY_STEM}.pem"),
+        AUTH_PUBLIC_KEYS=str(keys_dir / f"{AUTH_KEY_STEM}.pub.pem"),
+        ACCESS_TOKEN_TTL="3600",  # a test module outlives the default 15 minutes
         GATEWAY_PORT=urlsplit(suite.gateway_url).port and str(urlsplit(suite.gateway_url).port),
         GATEWAY_ADDRESS="127.0.0.1",
         OUTBOX_POLL_INTERVAL="0.5",
@@ -169,6 +172,15 @@ def _service_env(suite: Suite, keys_dir: Path) -> dict[str, str]:
     for service, url in suite.database_urls.items():
         env[f"{service.upper()}_DATABASE_URL"] = url
     return env
+
+
+def _demo_accounts(gateway_url: str | None) -> None:
+    """The demo accounts `make run` seeds (password demo-<username>), for logging in."""
+    if gateway_url is None:
+        return
+    from gateway.accounts import seed_demo_accounts  # the gateway owns accounts
+
+    seed_demo_accounts(gateway_url)
 
 
 def _start(suite: Suite, name: str, command: list[str], env: dict[str, str]) -> None:
@@ -277,6 +289,8 @@ def running_suite(
             upgrade(name, url)
         keys_dir = base_dir / "keys"
         generate_key_pair(keys_dir)
+        generate_key_pair(keys_dir, AUTH_KEY_STEM)
+        _demo_accounts(urls.get("gateway"))
         declare(vhost_uri, all_subscriptions(), SERVICES)
         env = suite.env = _service_env(suite, keys_dir)
         env.update(extra_env or {})

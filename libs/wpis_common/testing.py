@@ -1,4 +1,4 @@
-"""Test helpers shared by every service's tests: databases and waiting.
+"""Test helpers shared by every service's tests: databases, waiting, callers.
 
 Not used at run time. ``WPIS_TEST_DB=postgresql`` switches every test
 database from a SQLite file to a fresh PostgreSQL database (dropped after).
@@ -7,6 +7,7 @@ database from a SQLite file to a fresh PostgreSQL database (dropped after).
 from __future__ import annotations
 
 import os
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -18,6 +19,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from wpis_common.migrate import upgrade
+from wpis_common.signing import AUTH_KEY_STEM, generate_key_pair, load_private_key
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 T = TypeVar("T")
@@ -70,15 +72,107 @@ def wait_for(
     raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {last!r}")
 
 
-def api_auth_headers(role: str, actor: str | None = None, gateway_url: str = "") -> dict[str, str]:
-    """HTTP headers that make a test's request act as ``role`` (and ``actor``).
+# The demo account that acts in each role (gateway/accounts.py DEMO_ACCOUNTS).
+DEMO_USER_OF_ROLE = {
+    "employer": "ararat",
+    "intake_officer": "intake",
+    "decision_officer": "officer",
+    "supervisor": "supervisor",
+    "auditor": "auditor",
+    "agency": "agency",
+    "admin": "admin",
+}
 
-    The one place tests say who is calling the HTTP API. Today: the
-    ``X-WPIS-Role`` / ``X-WPIS-Actor`` stand-in headers. When accounts land
-    (W6), this logs in as a seeded account of the role at ``gateway_url``
-    (``POST /api/v1/auth/login``) and returns ``Authorization: Bearer <token>``.
-    """
-    headers = {"X-WPIS-Role": role}
-    if actor:
-        headers["X-WPIS-Actor"] = actor
-    return headers
+
+def api_auth_headers(role: str, actor: str | None = None, gateway_url: str = "") -> dict[str, str]:
+    """HTTP headers that make a test's request act as ``role``: the bearer token of
+    the suite's demo account for that role (``actor`` is kept for readability; the
+    account's username is who acts)."""
+    username = DEMO_USER_OF_ROLE[role]
+    key = (gateway_url, username)
+    with _TOKENS_LOCK:
+        if key not in _TOKENS:
+            _TOKENS[key] = login(gateway_url, username)["access_token"]
+    return {"Authorization": f"Bearer {_TOKENS[key]}"}
+
+
+# -- callers (docs/security.md) ---------------------------------------------------------
+
+DEMO_PASSWORD_PREFIX = "demo-"  # the demo accounts' passwords: demo-<username> (dev only)
+
+
+def auth_keys(directory: Path) -> tuple[Any, str]:
+    """A token key pair in ``directory``: (private key, public key path for AUTH_PUBLIC_KEYS)."""
+    private_path, public_path, _ = generate_key_pair(directory, AUTH_KEY_STEM)
+    return load_private_key(private_path), str(public_path)
+
+
+def access_token(
+    private_key: Any, username: str, role: str, tax_id: str | None = None, ttl: float = 900
+) -> str:
+    from datetime import UTC, datetime, timedelta
+
+    from wpis_common.caller import issue_access_token
+
+    account = {"username": username, "role": role, "tax_id": tax_id}
+    token, _ = issue_access_token(private_key, account, datetime.now(UTC), timedelta(seconds=ttl))
+    return token
+
+
+def caller_context(
+    private_key: Any, username: str, role: str, tax_id: str | None = None
+) -> dict[str, str]:
+    """Worker context data carrying a caller's token (``entrypoint_hook(..., context_data=)``
+    or ``ClusterRpcClient(context_data=)``)."""
+    from wpis_common.caller import TOKEN_CONTEXT_KEY
+
+    return {TOKEN_CONTEXT_KEY: access_token(private_key, username, role, tax_id)}
+
+
+def login(gateway_url: str, username: str, password: str | None = None) -> dict[str, Any]:
+    """Log a demo account in through the gateway; the token answer."""
+    import requests
+
+    password = password or DEMO_PASSWORD_PREFIX + username
+    response = requests.post(
+        f"{gateway_url}/api/v1/auth/login",
+        json={"username": username, "password": password},
+        timeout=15,
+    )
+    assert response.status_code == 200, (
+        f"login as {username}: {response.status_code} {response.text}"
+    )
+    return response.json()
+
+
+class Callers:
+    """Callers for tests of one service in a Nameko container: ``config`` goes into the
+    container's config, ``context(role, ...)`` is the worker context data of a call
+    (``entrypoint_hook(container, "get", context_data=callers.context("auditor"))``)."""
+
+    EMPLOYER_TAX_ID = "02563412"  # Ararat Build LLC, the seeded demo employer
+
+    def __init__(self, directory: Path):
+        self.private_key, public_path = auth_keys(directory)
+        self.config = {"AUTH_PUBLIC_KEYS": public_path}
+
+    def context(
+        self, role: str, username: str | None = None, tax_id: str | None = None
+    ) -> dict[str, str]:
+        if role == "employer" and tax_id is None:
+            tax_id = self.EMPLOYER_TAX_ID
+        return caller_context(self.private_key, username or role, role, tax_id)
+
+
+_TOKENS: dict[tuple[str, str], str] = {}
+_TOKENS_LOCK = threading.Lock()
+
+
+def auth_headers(suite: Any, username: str) -> dict[str, str]:
+    """``{"Authorization": "Bearer ..."}`` for a demo account of a running suite
+    (cached per suite and user: logins are rate limited)."""
+    key = (suite.gateway_url, username)
+    with _TOKENS_LOCK:  # clients in threads: one login each, not one per thread
+        if key not in _TOKENS:
+            _TOKENS[key] = login(suite.gateway_url, username)["access_token"]
+    return {"Authorization": f"Bearer {_TOKENS[key]}"}

@@ -26,11 +26,13 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from wpis_common.suite import Suite
-from wpis_common.testing import api_auth_headers, wait_for
+from wpis_common.testing import api_auth_headers, login, wait_for
 
 pytestmark = pytest.mark.e2e
 
 MAX_EXAMPLES = 15
+# Logging out revokes the token the run uses: every later call would only get a 401.
+UNFUZZED = frozenset({"/api/v1/auth/logout"})
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
 SETTINGS = settings(
     max_examples=MAX_EXAMPLES,
@@ -55,10 +57,13 @@ def test_live_api_conforms_to_its_openapi_document(suite: Suite):
     url = f"{suite.gateway_url}/api/v1/openapi.json"
     assert requests.get(url, timeout=10).status_code == 200
     schema = schemathesis.openapi.from_url(url)
-    headers = api_auth_headers("decision_officer", "officer.schemathesis", suite.gateway_url)
+    # A token of its own: the other tests' cached tokens stay out of its way.
+    headers = {"Authorization": f"Bearer {login(suite.gateway_url, 'officer')['access_token']}"}
     failures, ran, seconds = [], 0, {}
     for result in schema.get_all_operations():
         operation = result.ok()
+        if operation.path in UNFUZZED:
+            continue
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             ran += 1
             started = time.monotonic()

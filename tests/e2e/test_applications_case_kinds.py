@@ -20,13 +20,13 @@ import pytest
 import requests
 
 from wpis_common.suite import Suite, free_port, running_suite
-from wpis_common.testing import wait_for
+from wpis_common.testing import auth_headers, wait_for
 
 pytestmark = pytest.mark.e2e
 
-EMPLOYER = {"X-WPIS-Role": "employer", "X-WPIS-Actor": "02563412"}
-OFFICER = {"X-WPIS-Role": "decision_officer", "X-WPIS-Actor": "officer.anna"}
-SUPERVISOR = {"X-WPIS-Role": "supervisor", "X-WPIS-Actor": "supervisor.aram"}
+# Demo accounts (wpis_common.testing.auth_headers logs them in): Ararat Build LLC's
+# employer account, a decision officer, a supervisor.
+EMPLOYER, OFFICER, SUPERVISOR = "ararat", "officer", "supervisor"
 PDF = b"%PDF-1.7\n" + b"0" * 2000
 DOCUMENT_LIMIT = 65536
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -139,13 +139,14 @@ def case_payload(isco: str = "7212", start: date | None = None, **top) -> dict:
     }  # fmt: skip
 
 
-def post(suite: Suite, path: str, body: dict | None = None, headers: dict | None = None):
-    return requests.post(api(suite, path), json=body, headers=headers or {}, timeout=15)
+def post(suite: Suite, path: str, body: dict | None = None, user: str | None = None):
+    headers = auth_headers(suite, user) if user else {}
+    return requests.post(api(suite, path), json=body, headers=headers, timeout=15)
 
 
-def get_case(suite: Suite, application_id: str, headers: dict | None = None) -> dict:
+def get_case(suite: Suite, application_id: str, user: str = OFFICER) -> dict:
     response = requests.get(api(suite, f"/applications/{application_id}"),
-                            headers=headers or OFFICER, timeout=15)  # fmt: skip
+                            headers=auth_headers(suite, user), timeout=15)  # fmt: skip
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -170,7 +171,7 @@ def upload(suite: Suite, application_id: str, document_type: str, content: bytes
         api(suite, f"/applications/{application_id}/documents"),
         files={"file": (filename, content, media_type)},
         data={"document_type": document_type},
-        headers=EMPLOYER,
+        headers=auth_headers(suite, EMPLOYER),
         timeout=15,
     )
 
@@ -321,7 +322,7 @@ def test_send_back_and_resubmission(suite: Suite):
         suite,
         f"/applications/{case['id']}/send-back",
         {"reason": "the contract draft is unsigned", "fix": ["contract_draft"]},
-        {"X-WPIS-Role": "intake_officer", "X-WPIS-Actor": "intake.lilit"},
+        "intake",
     )
     assert returned.status_code == 200, returned.text
     assert returned.json()["correction_request"]["fix"] == ["contract_draft"]
@@ -332,11 +333,11 @@ def test_send_back_and_resubmission(suite: Suite):
     assert resubmitted.json()["status"] == "in_review"
     history = requests.get(
         api(suite, f"/applications/{case['id']}/history"),
-        headers={"X-WPIS-Role": "auditor"},
+        headers=auth_headers(suite, "auditor"),
         timeout=10,
     ).json()
     send_back = next(entry for entry in history if entry["action"] == "send_back")
-    assert (send_back["actor"], send_back["role"]) == ("intake.lilit", "intake_officer")
+    assert (send_back["actor"], send_back["role"]) == ("intake", "intake_officer")
     assert history[-1]["action"] == "resubmit"
 
 
@@ -382,7 +383,7 @@ def test_oversized_or_forbidden_upload_is_refused_and_stores_nothing(
     assert "not allowed" in exe.json()["errors"]["file"][0]
     assert sorted(documents_root.rglob("*")) == files_before
     listed = requests.get(api(suite, f"/applications/{draft['id']}/documents"),
-                          headers=EMPLOYER, timeout=10)  # fmt: skip
+                          headers=auth_headers(suite, EMPLOYER), timeout=10)  # fmt: skip
     assert listed.json() == []
 
 
@@ -390,14 +391,15 @@ def test_download_is_served_to_case_workers_only(suite: Suite):
     draft = post(suite, "/applications", {**case_payload(), "draft": True}, EMPLOYER).json()
     stored = upload(suite, draft["id"], "passport_copy").json()
     url = api(suite, f"/applications/{draft['id']}/documents/{stored['id']}")
-    download = requests.get(url, headers=OFFICER, timeout=10)
+    download = requests.get(url, headers=auth_headers(suite, OFFICER), timeout=10)
     assert download.content == PDF
     assert download.headers["Content-Type"] == "application/pdf"
     assert download.headers["X-Content-Type-Options"] == "nosniff"
-    assert requests.get(url, headers={"X-WPIS-Role": "auditor"}, timeout=10).status_code == 403
-    other = {"X-WPIS-Role": "employer", "X-WPIS-Actor": "99999999"}
-    assert requests.get(url, headers=other, timeout=10).status_code == 403
-    assert requests.get(url, headers={"X-WPIS-Role": "wizard"}, timeout=10).status_code == 422
+    auditor = auth_headers(suite, "auditor")
+    assert requests.get(url, headers=auditor, timeout=10).status_code == 403
+    other_employer = auth_headers(suite, "sevan")  # another employer: not even its existence
+    assert requests.get(url, headers=other_employer, timeout=10).status_code == 404
+    assert requests.get(url, timeout=10).status_code == 401
 
 
 def test_listing_filters_pagination_and_search(suite: Suite):
@@ -408,31 +410,37 @@ def test_listing_filters_pagination_and_search(suite: Suite):
                                          expiry_date="2032-11-10")  # fmt: skip
     jose = file_case(suite, payload, NEW_DOCUMENTS)
     found = requests.get(api(suite, "/applications"), params={"q": "núñez"},
-                         headers=OFFICER, timeout=10).json()  # fmt: skip
+                         headers=auth_headers(suite, OFFICER), timeout=10).json()  # fmt: skip
     assert [case["id"] for case in found] == [jose["id"]]
     by_passport = requests.get(api(suite, "/applications"), params={"q": "PAA123"},
-                               headers=OFFICER, timeout=10).json()  # fmt: skip
+                               headers=auth_headers(suite, OFFICER), timeout=10).json()  # fmt: skip
     assert [case["id"] for case in by_passport] == [jose["id"]]
     spanish = requests.get(
-        api(suite, "/applications"), params={"nationality": "ESP", "kind": "new"}, timeout=10
+        api(suite, "/applications"),
+        params={"nationality": "ESP", "kind": "new"},
+        headers=auth_headers(suite, OFFICER),
+        timeout=10,
     ).json()
     assert {case["worker"]["nationality"] for case in spanish} == {"ESP"}
 
     seen, url, params = [], api(suite, "/applications"), {"limit": 2}
     while True:
-        page = requests.get(url, params=params, headers=OFFICER, timeout=10)
+        page = requests.get(url, params=params, headers=auth_headers(suite, OFFICER), timeout=10)
         assert page.status_code == 200
         seen += [case["id"] for case in page.json()]
         if "X-Next-Cursor" not in page.headers:
             break
         params = {"limit": 2, "cursor": page.headers["X-Next-Cursor"]}
-    everything = requests.get(url, params={"limit": 500}, timeout=10).json()
+    everything = requests.get(
+        url, params={"limit": 500}, headers=auth_headers(suite, OFFICER), timeout=10
+    ).json()
     assert seen == [case["id"] for case in everything]
     assert len(seen) == len(set(seen)) > 2
 
-    bad = requests.get(url, params={"limit": 0, "cursor": "junk", "colour": "red"}, timeout=10)
+    bad = requests.get(url, params={"limit": 0, "cursor": "junk", "colour": "red"},
+                       headers=auth_headers(suite, OFFICER), timeout=10)  # fmt: skip
     assert bad.status_code == 422
     assert set(bad.json()["errors"]) == {"colour"}
     bad = requests.get(url, params={"limit": 0, "cursor": "junk", "status": "sleeping"},
-                       timeout=10)  # fmt: skip
+                       headers=auth_headers(suite, OFFICER), timeout=10)  # fmt: skip
     assert {"limit", "status.0"} <= set(bad.json()["errors"])

@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from wpis_common.suite import Suite
-from wpis_common.testing import wait_for
+from wpis_common.testing import auth_headers, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -100,13 +100,22 @@ def api(suite: Suite, path: str) -> str:
 
 def issued_permit_and_contract(suite: Suite) -> tuple[str, str]:
     """File an application, let the identity check pass, approve: (permit, contract)."""
-    created = requests.post(api(suite, "/applications"), json=application(date.today()), timeout=10)
+    created = requests.post(
+        api(suite, "/applications"),
+        json=application(date.today()),
+        timeout=10,
+        headers=auth_headers(suite, "ararat"),
+    )
     assert created.status_code == 201, created.text
     case_id = created.json()["id"]
 
     def case_in(*statuses: str):
         def probe() -> dict | None:
-            case = requests.get(api(suite, f"/applications/{case_id}"), timeout=10).json()
+            case = requests.get(
+                api(suite, f"/applications/{case_id}"),
+                timeout=10,
+                headers=auth_headers(suite, "officer"),
+            ).json()
             return (
                 case
                 if case["status"] in statuses
@@ -118,7 +127,10 @@ def issued_permit_and_contract(suite: Suite) -> tuple[str, str]:
 
     wait_for(case_in("in_review"), timeout=30, what="identity check")
     decision = requests.post(
-        api(suite, f"/applications/{case_id}/decision"), json={"decision": "approve"}, timeout=10
+        api(suite, f"/applications/{case_id}/decision"),
+        json={"decision": "approve"},
+        timeout=10,
+        headers=auth_headers(suite, "officer"),
     )
     assert decision.status_code == 200, decision.text
     case = wait_for(case_in("permit_issued"), timeout=30, what="permit and contract")
@@ -126,7 +138,11 @@ def issued_permit_and_contract(suite: Suite) -> tuple[str, str]:
 
 
 def history_of(suite: Suite, contract_id: str) -> list[dict]:
-    response = requests.get(api(suite, f"/contracts/{contract_id}/history"), timeout=10)
+    response = requests.get(
+        api(suite, f"/contracts/{contract_id}/history"),
+        timeout=10,
+        headers=auth_headers(suite, "officer"),
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -140,6 +156,7 @@ def test_terminating_a_contract_cancels_its_permit_and_agencies_see_both_in_orde
         api(suite, f"/contracts/{contract_id}/amend"),
         json={"monthly_salary": 480000, "reason": "annual raise"},
         timeout=10,
+        headers=auth_headers(suite, "supervisor"),
     )
     assert amended.status_code == 200, amended.text
     assert amended.json()["version"] == 2
@@ -149,6 +166,7 @@ def test_terminating_a_contract_cancels_its_permit_and_agencies_see_both_in_orde
         api(suite, f"/contracts/{contract_id}/terminate"),
         json={"terminated_on": terminated_on, "reason": "resigned", "terminated_by": "employer"},
         timeout=10,
+        headers=auth_headers(suite, "supervisor"),
     )
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "terminated"
@@ -185,7 +203,10 @@ def test_bad_contract_requests_get_clear_errors_and_change_nothing(suite: Suite)
     amend_url = api(suite, f"/contracts/{contract_id}/amend")
 
     malformed = requests.post(
-        terminate_url, data=b'{"reason": ', headers={"Content-Type": "application/json"}, timeout=10
+        terminate_url,
+        data=b'{"reason": ',
+        timeout=10,
+        headers={**auth_headers(suite, "supervisor"), "Content-Type": "application/json"},
     )
     assert malformed.status_code == 400
     assert malformed.json()["error"]["code"] == "malformed_request"
@@ -194,47 +215,78 @@ def test_bad_contract_requests_get_clear_errors_and_change_nothing(suite: Suite)
         terminate_url,
         json={"terminated_on": "someday", "reason": "", "terminated_by": "the cat"},
         timeout=10,
+        headers=auth_headers(suite, "supervisor"),
     )
     assert invalid.status_code == 422
     assert set(invalid.json()["errors"]) == {"terminated_on", "reason", "terminated_by"}
 
-    too_low = requests.post(amend_url, json={"monthly_salary": 70000, "reason": "cut"}, timeout=10)
+    too_low = requests.post(
+        amend_url,
+        json={"monthly_salary": 70000, "reason": "cut"},
+        timeout=10,
+        headers=auth_headers(suite, "supervisor"),
+    )
     assert too_low.status_code == 422
     assert "below the minimum wage" in too_low.json()["errors"]["monthly_salary"][0]
     not_a_unit_group = requests.patch(
-        amend_url, json={"isco_code": "7210", "reason": "x"}, timeout=10
+        amend_url,
+        json={"isco_code": "7210", "reason": "x"},
+        timeout=10,
+        headers=auth_headers(suite, "supervisor"),
     )
     assert not_a_unit_group.status_code == 422
     assert not_a_unit_group.json()["errors"] == {"isco_code": ["7210 is not an ISCO-08 unit group"]}
 
-    contract = requests.get(api(suite, f"/contracts/{contract_id}"), timeout=10).json()
+    contract = requests.get(
+        api(suite, f"/contracts/{contract_id}"), timeout=10, headers=auth_headers(suite, "officer")
+    ).json()
     assert (contract["status"], contract["version"]) == ("registered", 1)
     assert contract["job"]["monthly_salary"] == 450000
     assert len(history_of(suite, contract_id)) == 1
 
     assert (
-        requests.get(api(suite, "/contracts/no-such-contract/history"), timeout=10).status_code
+        requests.get(
+            api(suite, "/contracts/no-such-contract/history"),
+            timeout=10,
+            headers=auth_headers(suite, "officer"),
+        ).status_code
         == 404
     )
-    assert requests.get(api(suite, "/employers/ABC/contracts"), timeout=10).status_code == 422
-    listed = requests.get(api(suite, f"/employers/{TAX_ID}/contracts"), timeout=10).json()
+    assert (
+        requests.get(
+            api(suite, "/employers/ABC/contracts"),
+            timeout=10,
+            headers=auth_headers(suite, "officer"),
+        ).status_code
+        == 422
+    )
+    listed = requests.get(
+        api(suite, f"/employers/{TAX_ID}/contracts"),
+        timeout=10,
+        headers=auth_headers(suite, "officer"),
+    ).json()
     assert contract_id in {c["id"] for c in listed}
 
     done = requests.post(
         terminate_url,
         json={"terminated_on": date.today().isoformat(), "reason": "x", "terminated_by": "officer"},
         timeout=10,
+        headers=auth_headers(suite, "supervisor"),
     )
     assert done.status_code == 200, done.text
     again = requests.post(
         terminate_url,
         json={"terminated_on": date.today().isoformat(), "reason": "x", "terminated_by": "officer"},
         timeout=10,
+        headers=auth_headers(suite, "supervisor"),
     )
     assert again.status_code == 409
     assert again.json()["error"]["details"]["status"] == "terminated"
     late_amend = requests.patch(
-        amend_url, json={"monthly_salary": 500000, "reason": "x"}, timeout=10
+        amend_url,
+        json={"monthly_salary": 500000, "reason": "x"},
+        timeout=10,
+        headers=auth_headers(suite, "supervisor"),
     )
     assert late_amend.status_code == 409
     assert late_amend.json()["error"]["details"]["allowed_actions"] == []

@@ -15,7 +15,7 @@ from wpis_common import dlq
 from wpis_common.event_docs import DOCS_DIR
 from wpis_common.replay import PRODUCERS
 from wpis_common.suite import Suite
-from wpis_common.testing import wait_for
+from wpis_common.testing import auth_headers, wait_for
 from wpis_common.topology import service_names
 
 pytestmark = pytest.mark.e2e
@@ -61,6 +61,7 @@ def replay(suite: Suite, producer: str, after: int = 0, limit: int = 1000) -> di
         api(suite, "/events"),
         params={"producer": producer, "after": after, "limit": limit},
         timeout=10,
+        headers=auth_headers(suite, "agency"),
     )
     assert response.status_code == 200, response.text
     return response.json()
@@ -75,21 +76,34 @@ def whole_log(suite: Suite, producer: str) -> list[dict]:
 
 
 def status_of(suite: Suite, application_id: str) -> str:
-    return requests.get(api(suite, f"/applications/{application_id}"), timeout=10).json()["status"]
+    return requests.get(
+        api(suite, f"/applications/{application_id}"),
+        timeout=10,
+        headers=auth_headers(suite, "officer"),
+    ).json()["status"]
 
 
 @pytest.fixture(scope="module")
 def a_day_of_work(suite: Suite) -> dict[str, str]:
     """One approved case (permit and contract) and one refused by the identity check."""
-    approved = requests.post(api(suite, "/applications"), json=application(), timeout=10).json()
+    approved = requests.post(
+        api(suite, "/applications"),
+        json=application(),
+        timeout=10,
+        headers=auth_headers(suite, "ararat"),
+    ).json()
     refused = requests.post(
-        api(suite, "/applications"), json=application("N0000000"), timeout=10
+        api(suite, "/applications"),
+        json=application("N0000000"),
+        timeout=10,
+        headers=auth_headers(suite, "ararat"),
     ).json()
     wait_for(lambda: status_of(suite, approved["id"]) == "in_review", timeout=30, what="review")
     decision = requests.post(
         api(suite, f"/applications/{approved['id']}/decision"),
         json={"decision": "approve", "reason": "documents in order"},
         timeout=10,
+        headers=auth_headers(suite, "officer"),
     )
     assert decision.status_code == 200, decision.text
     wait_for(lambda: status_of(suite, approved["id"]) == "permit_issued", timeout=30, what="permit")
@@ -137,7 +151,9 @@ def test_replay_returns_each_producers_log_in_sequence_order(suite: Suite, a_day
     ],
 )
 def test_replay_refuses_bad_queries_with_the_field_and_reason(suite: Suite, params, field):
-    response = requests.get(api(suite, "/events"), params=params, timeout=10)
+    response = requests.get(
+        api(suite, "/events"), params=params, timeout=10, headers=auth_headers(suite, "agency")
+    )
     assert response.status_code == 422
     body = response.json()
     assert body["error"]["code"] == "invalid_request"

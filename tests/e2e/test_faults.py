@@ -31,7 +31,7 @@ from sqlalchemy import create_engine, text
 from wpis_common import dlq, private_broker
 from wpis_common.private_broker import PrivateBroker
 from wpis_common.suite import Suite, running_suite
-from wpis_common.testing import wait_for
+from wpis_common.testing import auth_headers, wait_for
 from wpis_common.topology import all_subscriptions, service_names
 
 pytestmark = pytest.mark.e2e
@@ -104,8 +104,11 @@ class Agency:
                    "--state", str(self.state)]  # fmt: skip
         for binding in AGENCY_BINDINGS:
             command += ["--bind", binding]
+        # The replay API wants an agency's token (docs/security.md); the env keeps it off `ps`.
+        token = auth_headers(self.suite, "agency")["Authorization"].removeprefix("Bearer ")
+        env = {**os.environ, "WPIS_API_TOKEN": token}
         with open(self.log, "ab") as log:
-            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
 
     def wait_consuming(self) -> None:
         def consuming() -> bool:
@@ -193,7 +196,12 @@ def burst(count: int, send: Callable[[int], str | None], fault: Callable[[], Non
 def submit_burst(suite: Suite, count: int, fault: Callable[[], None]) -> list[str]:
     def submit(_n: int) -> str | None:
         response = retrying(
-            lambda: requests.post(api(suite, "/applications"), json=application(), timeout=30)
+            lambda: requests.post(
+                api(suite, "/applications"),
+                json=application(),
+                timeout=30,
+                headers=auth_headers(suite, "ararat"),
+            )
         )
         return response.json()["id"] if response.status_code == 201 else None
 
@@ -204,7 +212,11 @@ def approve_burst(suite: Suite, ids: list[str], fault: Callable[[], None]) -> No
     def approve(n: int) -> None:
         url = api(suite, f"/applications/{ids[n]}/decision")
         body = {"decision": "approve", "reason": "documents in order"}
-        response = retrying(lambda: requests.post(url, json=body, timeout=30))
+        response = retrying(
+            lambda: requests.post(
+                url, json=body, timeout=30, headers=auth_headers(suite, "officer")
+            )
+        )
         # 409: a retried request whose first attempt went through
         assert response.status_code in (200, 409), response.text
 
@@ -213,7 +225,12 @@ def approve_burst(suite: Suite, ids: list[str], fault: Callable[[], None]) -> No
 
 def statuses(suite: Suite) -> dict[str, dict]:
     response = retrying(
-        lambda: requests.get(api(suite, "/applications"), params={"limit": 500}, timeout=30)
+        lambda: requests.get(
+            api(suite, "/applications"),
+            params={"limit": 500},
+            timeout=30,
+            headers=auth_headers(suite, "officer"),
+        )
     )
     assert response.status_code == 200, response.text
     return {case["id"]: case for case in response.json()}
@@ -273,7 +290,12 @@ def whole_log(suite: Suite, producer: str) -> list[dict]:
     while True:
         params = {"producer": producer, "after": after, "limit": 1000}
         response = retrying(
-            lambda params=params: requests.get(api(suite, "/events"), params=params, timeout=30)
+            lambda params=params: requests.get(
+                api(suite, "/events"),
+                params=params,
+                timeout=30,
+                headers=auth_headers(suite, "agency"),
+            )
         )
         assert response.status_code == 200, response.text
         page = response.json()["events"]
@@ -356,7 +378,9 @@ def assert_exactly_once_everywhere(suite: Suite, ids: list[str], agency: Agency)
     # No notice went out twice.
     for application_id in ids:
         url = api(suite, f"/applications/{application_id}/notifications")
-        response = retrying(lambda url=url: requests.get(url, timeout=30))
+        response = retrying(
+            lambda url=url: requests.get(url, timeout=30, headers=auth_headers(suite, "officer"))
+        )
         assert response.status_code == 200, response.text
         keys = Counter(
             (n.get("template"), n.get("recipient"), n.get("channel")) for n in response.json()

@@ -25,7 +25,7 @@ import requests
 from national_idms.testing import AdminClient
 from wpis_common.signing import document_fingerprint
 from wpis_common.suite import REPO_ROOT, Suite
-from wpis_common.testing import wait_for
+from wpis_common.testing import auth_headers, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -97,14 +97,20 @@ def api(suite: Suite, path: str) -> str:
 
 
 def case(suite: Suite, application_id: str) -> dict:
-    response = requests.get(api(suite, f"/applications/{application_id}"), timeout=10)
+    response = requests.get(
+        api(suite, f"/applications/{application_id}"),
+        timeout=10,
+        headers=auth_headers(suite, "officer"),
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
 
 def identity_checks(suite: Suite, application_id: str) -> list[dict]:
     response = requests.get(
-        api(suite, f"/applications/{application_id}/identity-checks"), timeout=10
+        api(suite, f"/applications/{application_id}/identity-checks"),
+        timeout=10,
+        headers=auth_headers(suite, "officer"),
     )
     assert response.status_code == 200, response.text
     return response.json()["checks"]
@@ -116,7 +122,12 @@ def test_idms_outage_defers_checks_and_every_one_is_verified_once_it_is_back(
     assert suite.stop("idms") == 0
     ids = []
     for person in PERSONS:
-        response = requests.post(api(suite, "/applications"), json=application(person), timeout=10)
+        response = requests.post(
+            api(suite, "/applications"),
+            json=application(person),
+            timeout=10,
+            headers=auth_headers(suite, "ararat"),
+        )
         assert response.status_code == 201, response.text
         ids.append(response.json()["id"])
 
@@ -172,7 +183,12 @@ def test_idms_outage_defers_checks_and_every_one_is_verified_once_it_is_back(
 
 
 def test_identity_checks_endpoint_shows_the_check_and_refuses_a_bad_id(suite: Suite):
-    response = requests.post(api(suite, "/applications"), json=application(PERSONS[0]), timeout=10)
+    response = requests.post(
+        api(suite, "/applications"),
+        json=application(PERSONS[0]),
+        timeout=10,
+        headers=auth_headers(suite, "ararat"),
+    )
     application_id = response.json()["id"]
 
     def completed() -> list[dict] | None:
@@ -188,7 +204,11 @@ def test_identity_checks_endpoint_shows_the_check_and_refuses_a_bad_id(suite: Su
         "applications for employer 02563412"
     }
 
-    bad = requests.get(api(suite, "/applications/not-a-uuid/identity-checks"), timeout=10)
+    bad = requests.get(
+        api(suite, "/applications/not-a-uuid/identity-checks"),
+        timeout=10,
+        headers=auth_headers(suite, "officer"),
+    )
     assert bad.status_code == 422
     assert bad.json()["errors"] == {"application_id": ["must be a UUID"]}
     unknown = identity_checks(suite, str(uuid.uuid4()))
@@ -255,7 +275,12 @@ def test_stolen_passport_in_the_idms_flags_the_valid_permit(suite: Suite, agency
     idms = AdminClient(suite.idms_url)
     number = f"R{uuid.uuid4().hex[:8].upper()}"
     register_person(idms, number)
-    created = requests.post(api(suite, "/applications"), json=armen_petrosyan(number), timeout=10)
+    created = requests.post(
+        api(suite, "/applications"),
+        json=armen_petrosyan(number),
+        timeout=10,
+        headers=auth_headers(suite, "ararat"),
+    )
     assert created.status_code == 201, created.text
     application_id = created.json()["id"]
     assert wait_for_status(suite, application_id, "in_review")["identity"]["outcome"] == "verified"
@@ -263,6 +288,7 @@ def test_stolen_passport_in_the_idms_flags_the_valid_permit(suite: Suite, agency
         api(suite, f"/applications/{application_id}/decision"),
         json={"decision": "approve", "reason": "documents in order"},
         timeout=10,
+        headers=auth_headers(suite, "officer"),
     )
     assert decision.status_code == 200, decision.text
     permit_number = wait_for_status(suite, application_id, "permit_issued")["permit_number"]

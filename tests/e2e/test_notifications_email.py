@@ -14,7 +14,7 @@ import requests
 
 from notifications.testing import free_port, receiver_url, smtp_server, webhook_receiver
 from wpis_common.suite import Suite, running_suite
-from wpis_common.testing import wait_for
+from wpis_common.testing import auth_headers, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -81,17 +81,26 @@ def application(worker_email: str) -> dict:
 
 
 def issue_permit(suite: Suite, payload: dict) -> dict:
-    created = requests.post(api(suite, "/applications"), json=payload, timeout=10)
+    created = requests.post(
+        api(suite, "/applications"), json=payload, timeout=10, headers=auth_headers(suite, "ararat")
+    )
     assert created.status_code == 201, created.text
     case_id = created.json()["id"]
 
     def case_in(*statuses: str):
-        case = requests.get(api(suite, f"/applications/{case_id}"), timeout=10).json()
+        case = requests.get(
+            api(suite, f"/applications/{case_id}"),
+            timeout=10,
+            headers=auth_headers(suite, "officer"),
+        ).json()
         return case if case["status"] in statuses else None
 
     wait_for(lambda: case_in("in_review"), timeout=60, what="identity check")
     decision = requests.post(
-        api(suite, f"/applications/{case_id}/decision"), json={"decision": "approve"}, timeout=10
+        api(suite, f"/applications/{case_id}/decision"),
+        json={"decision": "approve"},
+        timeout=10,
+        headers=auth_headers(suite, "officer"),
     )
     assert decision.status_code == 200, decision.text
     return wait_for(lambda: case_in("permit_issued"), timeout=60, what="the permit")
@@ -134,6 +143,7 @@ def test_permit_email_arrives_in_the_workers_language(suite: Suite, smtp):
             api(suite, "/notifications"),
             params={"application_id": case["id"], "status": "sent"},
             timeout=10,
+            headers=auth_headers(suite, "officer"),
         ).json()
         sent = {
             (n["recipient_role"], n["channel"]) for n in log if n["event_type"] == "permit_issued"
@@ -170,16 +180,23 @@ def test_agency_registers_a_webhook_and_receives_signed_events(suite: Suite):
         api(suite, "/notifications/webhooks"),
         json={"agency": "Police", "url": "not a url", "event_types": ["permit_isued"]},
         timeout=10,
+        headers=auth_headers(suite, "agency"),
     )
     assert refused.status_code == 422
     assert set(refused.json()["errors"]) == {"url", "event_types.0"}
-    assert requests.get(api(suite, "/notifications/webhooks"), timeout=10).json() == []
+    assert (
+        requests.get(
+            api(suite, "/notifications/webhooks"), timeout=10, headers=auth_headers(suite, "agency")
+        ).json()
+        == []
+    )
 
     port = free_port()
     registered = requests.post(
         api(suite, "/notifications/webhooks"),
         json={"agency": "Police", "url": receiver_url(port), "event_types": ["permit_issued"]},
         timeout=10,
+        headers=auth_headers(suite, "agency"),
     )
     assert registered.status_code == 201, registered.text
     endpoint = registered.json()
@@ -190,11 +207,25 @@ def test_agency_registers_a_webhook_and_receives_signed_events(suite: Suite):
     assert got["event"]["event_type"] == "permit_issued"
     assert got["event"]["data"]["permit_number"] == case["permit_number"]
 
-    bad_filter = requests.get(api(suite, "/notifications"), params={"status": "lost"}, timeout=10)
+    bad_filter = requests.get(
+        api(suite, "/notifications"),
+        params={"status": "lost"},
+        timeout=10,
+        headers=auth_headers(suite, "officer"),
+    )
     assert bad_filter.status_code == 422
     assert "status" in bad_filter.json()["errors"]
 
     url = api(suite, f"/notifications/webhooks/{endpoint['id']}")
-    assert requests.delete(url, timeout=10).status_code == 200
-    assert requests.get(api(suite, "/notifications/webhooks"), timeout=10).json() == []
-    assert requests.delete(url, timeout=10).status_code == 404
+    assert (
+        requests.delete(url, timeout=10, headers=auth_headers(suite, "agency")).status_code == 200
+    )
+    assert (
+        requests.get(
+            api(suite, "/notifications/webhooks"), timeout=10, headers=auth_headers(suite, "agency")
+        ).json()
+        == []
+    )
+    assert (
+        requests.delete(url, timeout=10, headers=auth_headers(suite, "agency")).status_code == 404
+    )

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from wpis_common.suite import Suite
-from wpis_common.testing import wait_for
+from wpis_common.testing import auth_headers, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -89,7 +89,11 @@ def api(suite: Suite, path: str) -> str:
 
 
 def get_application(suite: Suite, application_id: str) -> dict:
-    response = requests.get(api(suite, f"/applications/{application_id}"), timeout=10)
+    response = requests.get(
+        api(suite, f"/applications/{application_id}"),
+        timeout=10,
+        headers=auth_headers(suite, "officer"),
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -104,11 +108,15 @@ def wait_for_status(suite: Suite, application_id: str, *statuses: str) -> dict:
 
 def decide(suite: Suite, application_id: str, decision: str) -> requests.Response:
     url = api(suite, f"/applications/{application_id}/decision")
-    return requests.post(url, json={"decision": decision}, timeout=10)
+    return requests.post(
+        url, json={"decision": decision}, timeout=10, headers=auth_headers(suite, "officer")
+    )
 
 
 def submit(suite: Suite, payload: dict) -> dict:
-    response = requests.post(api(suite, "/applications"), json=payload, timeout=10)
+    response = requests.post(
+        api(suite, "/applications"), json=payload, timeout=10, headers=auth_headers(suite, "ararat")
+    )
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -124,6 +132,7 @@ def test_application_becomes_permit_and_contract_and_agency_is_told(suite: Suite
         api(suite, f"/applications/{created['id']}/decision"),
         json={"decision": "approve", "reason": "documents in order", "officer": "officer.anna"},
         timeout=10,
+        headers=auth_headers(suite, "officer"),
     )
     assert decision.status_code == 200, decision.text
     assert decision.json()["status"] == "approved"
@@ -135,12 +144,18 @@ def test_application_becomes_permit_and_contract_and_agency_is_told(suite: Suite
     issued = wait_for(issued_with_contract, timeout=30, what="permit and contract")
     number = issued["permit_number"]
 
-    permit = requests.get(api(suite, f"/permits/{number}"), timeout=10).json()
+    permit = requests.get(
+        api(suite, f"/permits/{number}"), timeout=10, headers=auth_headers(suite, "officer")
+    ).json()
     assert permit["application_id"] == created["id"]
     assert permit["holder"]["passport_number"] == "Z1234567"
     assert permit["valid_from"] == ravi_kumar()["contract"]["start_date"]
 
-    contract = requests.get(api(suite, f"/contracts/{issued['contract_id']}"), timeout=10).json()
+    contract = requests.get(
+        api(suite, f"/contracts/{issued['contract_id']}"),
+        timeout=10,
+        headers=auth_headers(suite, "officer"),
+    ).json()
     assert contract["permit_number"] == number
     assert contract["employer_tax_id"] == "02563412"
 
@@ -160,7 +175,9 @@ def test_application_becomes_permit_and_contract_and_agency_is_told(suite: Suite
         lambda: [
             n
             for n in requests.get(
-                api(suite, f"/applications/{created['id']}/notifications"), timeout=10
+                api(suite, f"/applications/{created['id']}/notifications"),
+                timeout=10,
+                headers=auth_headers(suite, "officer"),
             ).json()
             if n["template"] == "permit_issued"
         ],
@@ -176,6 +193,7 @@ def test_public_verification_reveals_validity_and_employer_only(suite: Suite):
         api(suite, f"/applications/{created['id']}/decision"),
         json={"decision": "approve"},
         timeout=10,
+        headers=auth_headers(suite, "officer"),
     )
     number = wait_for_status(suite, created["id"], "permit_issued")["permit_number"]
 
@@ -200,13 +218,21 @@ def test_unknown_passport_is_refused_with_the_identity_reason(suite: Suite):
         api(suite, f"/applications/{created['id']}/decision"),
         json={"decision": "approve"},
         timeout=10,
+        headers=auth_headers(suite, "officer"),
     )
     assert approve.status_code == 409
     assert approve.json()["error"]["details"]["status"] == "rejected"
 
 
 def count_applications(suite: Suite) -> int:
-    return len(requests.get(api(suite, "/applications"), params={"limit": 500}, timeout=10).json())
+    return len(
+        requests.get(
+            api(suite, "/applications"),
+            params={"limit": 500},
+            timeout=10,
+            headers=auth_headers(suite, "officer"),
+        ).json()
+    )
 
 
 def test_bad_requests_get_clear_errors_and_store_nothing(suite: Suite):
@@ -215,7 +241,7 @@ def test_bad_requests_get_clear_errors_and_store_nothing(suite: Suite):
     malformed = requests.post(
         api(suite, "/applications"),
         data=b'{"employer": ',
-        headers={"Content-Type": "application/json"},
+        headers={**auth_headers(suite, "ararat"), "Content-Type": "application/json"},
         timeout=10,
     )
     assert malformed.status_code == 400
@@ -224,7 +250,9 @@ def test_bad_requests_get_clear_errors_and_store_nothing(suite: Suite):
     payload = ravi_kumar()
     payload["worker"]["passport"]["expiry_date"] = "2020-01-01"
     payload["job"]["region"] = "Mars"
-    invalid = requests.post(api(suite, "/applications"), json=payload, timeout=10)
+    invalid = requests.post(
+        api(suite, "/applications"), json=payload, timeout=10, headers=auth_headers(suite, "ararat")
+    )
     assert invalid.status_code == 422
     errors = invalid.json()["errors"]
     assert "job.region" in errors
@@ -232,11 +260,17 @@ def test_bad_requests_get_clear_errors_and_store_nothing(suite: Suite):
 
     expired = ravi_kumar()
     expired["worker"]["passport"]["expiry_date"] = "2020-01-01"
-    refused = requests.post(api(suite, "/applications"), json=expired, timeout=10)
+    refused = requests.post(
+        api(suite, "/applications"), json=expired, timeout=10, headers=auth_headers(suite, "ararat")
+    )
     assert refused.status_code == 422
     assert refused.json()["errors"] == {"worker.passport.expiry_date": ["the passport has expired"]}
 
-    unknown = requests.get(api(suite, f"/applications/{uuid.uuid4()}"), timeout=10)
+    unknown = requests.get(
+        api(suite, f"/applications/{uuid.uuid4()}"),
+        timeout=10,
+        headers=auth_headers(suite, "officer"),
+    )
     assert unknown.status_code == 404
     assert count_applications(suite) == before
 

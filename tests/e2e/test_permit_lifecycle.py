@@ -19,8 +19,9 @@ import zxingcpp
 from nameko import config as nameko_config
 from nameko.standalone.rpc import ClusterRpcClient
 
+from wpis_common.signing import AUTH_KEY_STEM, load_private_key
 from wpis_common.suite import Suite
-from wpis_common.testing import wait_for
+from wpis_common.testing import auth_headers, caller_context, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -97,28 +98,45 @@ def application(start: date, passport: str = "Z1234567") -> dict:
 
 def issue_permit(suite: Suite, start: date) -> str:
     """Through the one window: file, identity check, approve, permit."""
-    created = requests.post(api(suite, "/applications"), json=application(start), timeout=10)
+    created = requests.post(
+        api(suite, "/applications"),
+        json=application(start),
+        timeout=10,
+        headers=auth_headers(suite, "ararat"),
+    )
     assert created.status_code == 201, created.text
     case_url = api(suite, f"/applications/{created.json()['id']}")
 
     def case_in(*statuses: str) -> dict | None:
-        case = requests.get(case_url, timeout=10).json()
+        case = requests.get(case_url, timeout=10, headers=auth_headers(suite, "officer")).json()
         return case if case["status"] in statuses else None
 
     wait_for(lambda: case_in("in_review"), timeout=30, what="identity check")
-    decision = requests.post(f"{case_url}/decision", json={"decision": "approve"}, timeout=10)
+    decision = requests.post(
+        f"{case_url}/decision",
+        json={"decision": "approve"},
+        timeout=10,
+        headers=auth_headers(suite, "officer"),
+    )
     assert decision.status_code == 200, decision.text
     issued = wait_for(lambda: case_in("permit_issued"), timeout=30, what="permit")
     return issued["permit_number"]
 
 
 def act(suite: Suite, number: str, action: str, payload: dict) -> requests.Response:
-    return requests.post(api(suite, f"/permits/{number}/{action}"), json=payload, timeout=10)
+    return requests.post(
+        api(suite, f"/permits/{number}/{action}"),
+        json=payload,
+        timeout=10,
+        headers=auth_headers(suite, "supervisor"),
+    )
 
 
 def test_issue_extend_amend_revoke_seen_by_an_agency_in_order(suite: Suite, agency: Agency):
     number = issue_permit(suite, date.today())
-    permit = requests.get(api(suite, f"/permits/{number}"), timeout=10).json()
+    permit = requests.get(
+        api(suite, f"/permits/{number}"), timeout=10, headers=auth_headers(suite, "officer")
+    ).json()
     new_until = (date.fromisoformat(permit["valid_until"]) + timedelta(days=60)).isoformat()
 
     extended = act(suite, number, "extend", {"valid_until": new_until, "reason": "project"})
@@ -127,7 +145,12 @@ def test_issue_extend_amend_revoke_seen_by_an_agency_in_order(suite: Suite, agen
 
     bad = act(suite, number, "amend", {"changes": {"isco_code": "12"}, "reason": "x"})
     assert bad.status_code == 422 and "changes.isco_code" in bad.json()["errors"]
-    malformed = requests.post(api(suite, f"/permits/{number}/amend"), data=b"{", timeout=10)
+    malformed = requests.post(
+        api(suite, f"/permits/{number}/amend"),
+        data=b"{",
+        timeout=10,
+        headers=auth_headers(suite, "supervisor"),
+    )
     assert malformed.status_code == 400
     assert act(suite, number, "teleport", {}).status_code == 404
 
@@ -147,7 +170,7 @@ def test_issue_extend_amend_revoke_seen_by_an_agency_in_order(suite: Suite, agen
     assert sequences == sorted(sequences)
     assert events[1]["data"]["previous_valid_until"] == permit["valid_until"]
     assert events[2]["data"]["changes"] == {"title": "Senior welder"}
-    assert events[3]["data"]["revoked_by"] == "officer.anna"
+    assert events[3]["data"]["revoked_by"] == "supervisor"  # the caller, not the body
     assert {e["data"]["application_id"] for e in events} == {permit["application_id"]}
 
     verdict = requests.get(api(suite, f"/verify/{number}"), timeout=10).json()
@@ -160,16 +183,26 @@ def test_issue_extend_amend_revoke_seen_by_an_agency_in_order(suite: Suite, agen
 
 def test_expiry_by_the_timers_command_with_a_moved_day(suite: Suite, agency: Agency):
     number = issue_permit(suite, date.today())
-    permit = requests.get(api(suite, f"/permits/{number}"), timeout=10).json()
+    permit = requests.get(
+        api(suite, f"/permits/{number}"), timeout=10, headers=auth_headers(suite, "officer")
+    ).json()
     day_after = (date.fromisoformat(permit["valid_until"]) + timedelta(days=1)).isoformat()
 
-    with nameko_config.patch({"AMQP_URI": suite.amqp_uri}), ClusterRpcClient() as cluster:
+    # Straight over RPC, as ops would: the permits service still wants a supervisor's token.
+    key = load_private_key(suite.base_dir / "keys" / f"{AUTH_KEY_STEM}.pem")
+    supervisor = caller_context(key, "ops.supervisor", "supervisor")
+    with (
+        nameko_config.patch({"AMQP_URI": suite.amqp_uri}),
+        ClusterRpcClient(context_data=supervisor) as cluster,
+    ):
         assert cluster.permits.expire_due(permit["valid_until"])["expired"] == []
         assert number in cluster.permits.expire_due(day_after)["expired"]
 
     events = agency.wait_for_events(number, ["permit_issued", "permit_expired"])
     assert events[1]["data"]["expired_on"] == permit["valid_until"]
-    after = requests.get(api(suite, f"/permits/{number}"), timeout=10).json()
+    after = requests.get(
+        api(suite, f"/permits/{number}"), timeout=10, headers=auth_headers(suite, "officer")
+    ).json()
     assert after["status"] == "expired"
     verdict = requests.get(api(suite, f"/verify/{number}"), timeout=10).json()
     assert (verdict["result"], verdict["reason"]) == ("not_valid", "expired")
@@ -177,7 +210,11 @@ def test_expiry_by_the_timers_command_with_a_moved_day(suite: Suite, agency: Age
 
 def test_certificate_qr_and_the_public_page(suite: Suite):
     number = issue_permit(suite, date.today())
-    pdf = requests.get(api(suite, f"/permits/{number}/document"), timeout=20)
+    pdf = requests.get(
+        api(suite, f"/permits/{number}/document"),
+        timeout=20,
+        headers=auth_headers(suite, "officer"),
+    )
     assert pdf.status_code == 200 and pdf.headers["Content-Type"] == "application/pdf"
     image = pypdfium2.PdfDocument(pdf.content)[0].render(scale=3).to_pil()
     (code,) = zxingcpp.read_barcodes(image)

@@ -21,7 +21,7 @@ from nameko.standalone.rpc import ClusterRpcClient
 from wpis_common.envelope import Envelope
 from wpis_common.outbox import AmqpEventPublisher
 from wpis_common.suite import Suite
-from wpis_common.testing import wait_for
+from wpis_common.testing import auth_headers, wait_for
 from wpis_statistics import samples
 
 pytestmark = pytest.mark.e2e
@@ -52,7 +52,12 @@ def api(suite: Suite, path: str) -> str:
 
 
 def ask(suite: Suite, measure: str, params: dict | None = None) -> requests.Response:
-    return requests.get(api(suite, f"/statistics/{measure}"), params=params or {}, timeout=15)
+    return requests.get(
+        api(suite, f"/statistics/{measure}"),
+        params=params or {},
+        timeout=15,
+        headers=auth_headers(suite, "officer"),
+    )
 
 
 def total(suite: Suite, measure: str) -> int | None:
@@ -92,16 +97,26 @@ def application(passport: str, surname: str) -> dict:
 
 
 def status_of(suite: Suite, application_id: str) -> str:
-    return requests.get(api(suite, f"/applications/{application_id}"), timeout=10).json()["status"]
+    return requests.get(
+        api(suite, f"/applications/{application_id}"),
+        timeout=10,
+        headers=auth_headers(suite, "officer"),
+    ).json()["status"]
 
 
 def file_and_decide(suite: Suite) -> int:
     """Real cases through the real services: one approved, one refused by the IDMS."""
     known = requests.post(
-        api(suite, "/applications"), json=application("Z1234567", "Kumar"), timeout=10
+        api(suite, "/applications"),
+        json=application("Z1234567", "Kumar"),
+        timeout=10,
+        headers=auth_headers(suite, "ararat"),
     )
     unknown = requests.post(
-        api(suite, "/applications"), json=application("Q0000001", "Nobody"), timeout=10
+        api(suite, "/applications"),
+        json=application("Q0000001", "Nobody"),
+        timeout=10,
+        headers=auth_headers(suite, "ararat"),
     )
     assert known.status_code == 201, known.text
     assert unknown.status_code == 201, unknown.text
@@ -111,6 +126,7 @@ def file_and_decide(suite: Suite) -> int:
         api(suite, f"/applications/{case}/decision"),
         json={"decision": "approve", "reason": "documents in order"},
         timeout=10,
+        headers=auth_headers(suite, "officer"),
     )
     assert decision.status_code == 200, decision.text
     return 2
@@ -156,7 +172,9 @@ def test_bad_questions_get_clear_4xx(suite: Suite):
     invalid = ask(suite, "permits_issued", {"group_by": "colour", "sex": "Q", "from": "May"})
     assert invalid.status_code == 422
     assert set(invalid.json()["errors"]) == {"group_by", "sex", "from"}
-    catalog = requests.get(api(suite, "/statistics"), timeout=10).json()
+    catalog = requests.get(
+        api(suite, "/statistics"), timeout=10, headers=auth_headers(suite, "officer")
+    ).json()
     assert "nationality" in catalog["dimensions"]
     assert requests.get(api(suite, "/statistics/export/xml"), timeout=10).status_code == 404
     bad_month = requests.get(api(suite, "/statistics/export/csv?from=2026-13"), timeout=10)

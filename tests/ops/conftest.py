@@ -16,7 +16,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 
 from wpis_common.db import create_db_engine
+from wpis_common.signing import AUTH_KEY_STEM, load_private_key
 from wpis_common.suite import Suite
+from wpis_common.testing import caller_context
 
 
 def application_payload(index: int = 0) -> dict[str, Any]:
@@ -56,9 +58,16 @@ def application_payload(index: int = 0) -> dict[str, Any]:
 
 
 @contextmanager
-def suite_rpc(suite: Suite) -> Iterator[Any]:
-    """A standalone RPC client on the suite's vhost."""
-    with config.patch({"AMQP_URI": suite.amqp_uri}), ClusterRpcClient() as client:
+def suite_rpc(suite: Suite, username: str = "ararat", role: str = "employer") -> Iterator[Any]:
+    """A standalone RPC client on the suite's vhost, calling as a demo account (its token,
+    signed with the suite's key, travels in the worker context: docs/security.md)."""
+    key = load_private_key(suite.base_dir / "keys" / f"{AUTH_KEY_STEM}.pem")
+    tax_id = "02563412" if role == "employer" else None
+    context = caller_context(key, username, role, tax_id)
+    with (
+        config.patch({"AMQP_URI": suite.amqp_uri}),
+        ClusterRpcClient(context_data=context) as client,
+    ):
         yield client
 
 
@@ -89,8 +98,8 @@ def count_rows(suite: Suite, service: str, sql: str) -> int:
         engine.dispose()
 
 
-def get_json(url: str) -> dict[str, Any]:
-    response = requests.get(url, timeout=10)
+def get_json(url: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    response = requests.get(url, headers=headers or {}, timeout=10)
     assert response.status_code == 200, response.text
     return response.json()
 

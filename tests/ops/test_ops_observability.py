@@ -71,11 +71,12 @@ def health_url(container, path: str) -> str:
 
 
 @pytest.fixture
-def contracts(container_factory, rabbit_config, make_database):
+def contracts(container_factory, rabbit_config, make_database, callers):
     container = container_factory(
-        ContractsService, {"DATABASE_URL": make_database("contracts"), **HEALTH}
+        ContractsService, {"DATABASE_URL": make_database("contracts"), **HEALTH, **callers.config}
     )
     container.start()
+    container.callers = callers
     return container
 
 
@@ -89,9 +90,13 @@ def test_live_and_ready_when_broker_database_and_migrations_are_fine(contracts):
 
 
 def test_metrics_count_calls_errors_and_duration_per_entrypoint(contracts):
-    with entrypoint_hook(contracts, "list_for_employer") as list_for_employer:
+    officer = contracts.callers.context("decision_officer")
+    with entrypoint_hook(contracts, "list_for_employer", context_data=officer) as list_for_employer:
         list_for_employer("02563412")
-    with entrypoint_hook(contracts, "get") as get, pytest.raises(NotFound):
+    officer = contracts.callers.context(
+        "decision_officer"
+    )  # fresh: nameko adds its call stack to the dict
+    with entrypoint_hook(contracts, "get", context_data=officer) as get, pytest.raises(NotFound):
         get("no-such-contract")
 
     samples = scrape(contracts)

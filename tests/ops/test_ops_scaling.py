@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from wpis_common.suite import Suite
-from wpis_common.testing import wait_for
+from wpis_common.testing import auth_headers, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -72,12 +72,17 @@ def test_two_permits_instances_keep_the_numbering_gap_free(suite: Suite, ops):
     api = f"{suite.gateway_url}/api/v1"
     created = []
     for n in range(PERMITS):
-        response = requests.post(f"{api}/applications", json=ops.application_payload(n), timeout=10)
+        response = requests.post(
+            f"{api}/applications",
+            json=ops.application_payload(n),
+            headers=auth_headers(suite, "ararat"),
+            timeout=10,
+        )
         assert response.status_code == 201, response.text
         created.append(response.json()["id"])
 
     def status_of(application_id: str) -> dict:
-        return ops.get_json(f"{api}/applications/{application_id}")
+        return ops.get_json(f"{api}/applications/{application_id}", auth_headers(suite, "officer"))
 
     for application_id in created:
         wait_for(
@@ -91,6 +96,7 @@ def test_two_permits_instances_keep_the_numbering_gap_free(suite: Suite, ops):
         lambda a: requests.post(
             f"{api}/applications/{a}/decision",
             json={"decision": "approve", "reason": "documents in order"},
+            headers=auth_headers(suite, "officer"),
             timeout=20,
         ),
         created,

@@ -39,6 +39,7 @@ from applications.schemas import (
     SendBackSchema,
     SubmitApplicationSchema,
 )
+from wpis_common.caller import Caller
 from wpis_common.db import UnitOfWork
 from wpis_common.errors import Conflict, InvalidInput, NotFound, flatten_errors
 
@@ -48,27 +49,30 @@ APPLICATION_VIEW = ApplicationSchema()
 
 @dataclass(frozen=True)
 class Who:
-    """Who is acting: a role (checked against the transition table) and a name."""
+    """Who is acting: a role (checked against the transition table), a name, and for an
+    employer its tax id (it sees and acts on its own cases only)."""
 
     role: Role
     actor: str
+    tax_id: str | None = None
 
 
 def system(actor: str) -> Who:
     return Who(Role.SYSTEM, actor)
 
 
-def parse_who(who: Any, default_role: Role) -> Who:
-    """The acting role and actor from a request (a stand-in for W6's accounts)."""
-    who = who if isinstance(who, dict) else {}
+def who_from(caller: Caller) -> Who:
+    """The acting role and name from the verified caller (wpis_common.caller)."""
+    if caller.is_system:
+        return system(caller.username)
     try:
-        role = domain.parse_role(who.get("role"), default_role)
-    except ValueError as error:
-        raise InvalidInput({"role": [str(error)]}) from None
-    actor = who.get("actor")
-    if actor is not None and (not isinstance(actor, str) or not 1 <= len(actor.strip()) <= 100):
-        raise InvalidInput({"actor": ["must be 1-100 characters"]})
-    return Who(role, (actor or "").strip() or role.value)
+        role = Role(caller.role)
+    except ValueError:
+        raise Forbidden(
+            f"a {caller.role} has no access to applications",
+            allowed_roles=sorted(r.value for r in domain.HUMAN_ROLES),
+        ) from None
+    return Who(role, caller.username, caller.tax_id if role == Role.EMPLOYER else None)
 
 
 def load_payload(schema: Any, payload: Any) -> dict[str, Any]:
@@ -112,7 +116,7 @@ def create(
     if problem:
         raise Conflict(problem, field="permit_number", permit_number=data["permit_number"])
     dumped = SubmitApplicationSchema().dump(data)
-    if who.actor != Role.EMPLOYER.value and who.actor != dumped["employer"]["tax_id"]:
+    if who.tax_id != dumped["employer"]["tax_id"]:
         raise Forbidden("an employer files applications under its own tax id only")
     application = _new_application(dumped, kind, policy, now)
     _record(application, None, Status.DRAFT, "create", who, None, now)
@@ -215,10 +219,10 @@ def list_page(uow: UnitOfWork, payload: Any, who: Who, now: datetime) -> dict[st
             filters["after"] = domain.decode_cursor(filters["cursor"])
         except ValueError as error:
             raise InvalidInput({"cursor": [str(error)]}) from None
-    if who.role == Role.EMPLOYER and who.actor != Role.EMPLOYER.value:
-        if filters.get("employer") not in (None, who.actor):
+    if who.role == Role.EMPLOYER:
+        if filters.get("employer") not in (None, who.tax_id):
             raise Forbidden("an employer lists its own cases only")
-        filters["employer"] = who.actor
+        filters["employer"] = who.tax_id
     rows, cursor = listing.page(uow.session, filters, now)
     items = [view(app, who.role, now, with_history=False) for app in rows]
     return {"items": items, "next_cursor": cursor}
@@ -324,7 +328,7 @@ def decide(
     data = load_payload(DecisionSchema(), payload)
     if who.actor == who.role.value and data["officer"] != "officer":
         who = Who(who.role, data["officer"])  # W1 clients name the officer in the body
-    application = get(uow, application_id)
+    application = _owned(uow, application_id, who)
     action = domain.decision_action(data["decision"])
     reason = data["reason"] or None
     facts = domain.CaseFacts(
@@ -360,7 +364,7 @@ def send_back(
     uow: UnitOfWork, application_id: str, payload: Any, who: Who, policy: Policy, now: datetime
 ) -> dict[str, Any]:
     data = load_payload(SendBackSchema(), payload)
-    application = get(uow, application_id)
+    application = _owned(uow, application_id, who)
     _move(uow, application, Action.SEND_BACK, who, data["reason"], now)
     application.correction_request = {"reason": data["reason"], "fix": data["fix"], "by": who.actor}
     application.clock_paused_at = now
@@ -443,7 +447,7 @@ def close(
     uow: UnitOfWork, application_id: str, payload: Any, who: Who, policy: Policy, now: datetime
 ) -> dict[str, Any]:
     data = load_payload(CloseSchema(), payload)
-    application = get(uow, application_id)
+    application = _owned(uow, application_id, who)
     _close(uow, application, Action.CLOSE, who, data["reason"], now)
     return view(application, who.role, now, policy)
 
@@ -464,7 +468,7 @@ def assign(
     """A supervisor assigns anyone; an officer takes a case from the pool for itself."""
     data = load_payload(AssignmentSchema(), payload)
     officer = data["officer"].strip() if data["officer"] else None
-    application = get(uow, application_id)
+    application = _owned(uow, application_id, who)
     _require_role(who, domain.OFFICERS, "assign cases")
     if who.role != Role.SUPERVISOR and (officer != who.actor or application.assigned_to):
         raise Forbidden(
@@ -890,15 +894,18 @@ def _record(
     )
 
 
+def ensure_visible(uow: UnitOfWork, application_id: str, who: Who) -> None:
+    """NotFound unless the case exists and ``who`` may know it does."""
+    _owned(uow, application_id, who)
+
+
 def _owned(uow: UnitOfWork, application_id: str, who: Who) -> Application:
+    """The case, if ``who`` may know it exists: another employer's case is "not found"
+    (an employer never learns that it exists)."""
     application = get(uow, application_id)
-    if not domain.employer_owns(who.role, _named_actor(who), application.employer_tax_id):
-        raise Forbidden("an employer sees and acts on its own applications only")
+    if not domain.employer_owns(who.role, who.tax_id, application.employer_tax_id):
+        raise NotFound("no such application", application_id=application_id)
     return application
-
-
-def _named_actor(who: Who) -> str | None:
-    return None if who.actor == who.role.value else who.actor
 
 
 def _require_role(who: Who, roles: set[Role] | frozenset[Role], what: str) -> None:

@@ -53,8 +53,9 @@ class Action(StrEnum):
 
 
 class Role(StrEnum):
-    """Who acts. A stand-in until W6 brings real accounts: the gateway passes
-    the role from the ``X-WPIS-Role`` header and it is checked here."""
+    """Who acts: the role of the verified caller (its access token, see
+    wpis_common.caller), checked here against the transition table. The agency and
+    admin roles have no access to applications."""
 
     EMPLOYER = "employer"
     INTAKE_OFFICER = "intake_officer"
@@ -160,20 +161,6 @@ def next_status(status: Status, action: Action, role: Role | None = None) -> Sta
 
 def decision_action(decision: str) -> Action:
     return DECISIONS[decision]
-
-
-def parse_role(value: str | None, default: Role) -> Role:
-    """A role string from a request; ValueError names the valid ones."""
-    if value in (None, ""):
-        return default
-    try:
-        role = Role(value)
-    except ValueError:
-        names = ", ".join(r.value for r in HUMAN_ROLES_ORDERED)
-        raise ValueError(f"must be one of: {names}") from None
-    if role == Role.SYSTEM:
-        raise ValueError("the system role cannot be claimed by a request")
-    return role
 
 
 HUMAN_ROLES_ORDERED = [r for r in Role if r != Role.SYSTEM]
@@ -393,10 +380,10 @@ def may_see_documents(role: Role) -> bool:
     return role in DOCUMENT_VIEWERS
 
 
-def employer_owns(role: Role, actor: str | None, employer_tax_id: str) -> bool:
-    """An employer acts on its own cases only. The actor is its tax id (a stand-in
-    for W6's accounts); an employer request without an actor is not checked."""
-    return role != E or not actor or actor == employer_tax_id
+def employer_owns(role: Role, tax_id: str | None, employer_tax_id: str) -> bool:
+    """An employer sees and acts on its own cases only (its account's tax id); an
+    employer without a tax id owns nothing."""
+    return role != E or (tax_id is not None and tax_id == employer_tax_id)
 
 
 # -- fees -------------------------------------------------------------------------------

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from wpis_common.errors import EXPECTED_ERRORS, WpisError
+from wpis_common.caller import AUTH_ERRORS, Forbidden
+from wpis_common.errors import EXPECTED_ERRORS
 
+__all__ = ["APPLICATION_ERRORS", "Forbidden"]
 
-class Forbidden(WpisError):
-    """The caller's role may not do this (or see this); the gateway answers 403."""
-
-    http_status = 403
-
-
-APPLICATION_ERRORS = (*EXPECTED_ERRORS, Forbidden)
+# Forbidden: the caller's role may not do this (403); Unauthenticated: no valid token (401).
+APPLICATION_ERRORS = (*EXPECTED_ERRORS, *AUTH_ERRORS)

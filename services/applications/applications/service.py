@@ -1,8 +1,10 @@
 """applications: entrypoints only. Rules live in domain.py, use cases in casework.py.
 
-RPC methods that act take ``who`` = ``{"role": ..., "actor": ...}`` (the gateway
-fills it from the ``X-WPIS-Role`` / ``X-WPIS-Actor`` headers until W6 brings
-real accounts); the role is checked against the transition table.
+Who calls comes from the access token in the worker context (``self.caller``,
+wpis_common.caller), never from an argument: the role is checked against the
+transition table, an employer sees its own tax id's cases only (another's case is
+"not found"), and the agency and admin roles have no access. Event handlers and
+timers act as ``system``.
 """
 
 from __future__ import annotations
@@ -16,11 +18,18 @@ from nameko.rpc import ServiceRpc, rpc
 
 from applications import casework
 from applications.config import Clock, ConfiguredTimer, Documents, StateServices, WorkflowPolicy
-from applications.domain import Role
 from applications.errors import APPLICATION_ERRORS
 from applications.models import MESSAGING
 from applications.schemas import EVENTS
 from wpis_common import replay
+from wpis_common.caller import (
+    AUDITOR,
+    DECISION_OFFICER,
+    EMPLOYER,
+    INTAKE_OFFICER,
+    SUPERVISOR,
+    CallerProvider,
+)
 from wpis_common.config import setting
 from wpis_common.consumers import consume_event
 from wpis_common.db import UnitOfWork
@@ -28,6 +37,8 @@ from wpis_common.dependencies import Database
 from wpis_common.envelope import Envelope
 
 log = logging.getLogger(__name__)
+OFFICERS_AND_AUDITOR = (INTAKE_OFFICER, DECISION_OFFICER, SUPERVISOR, AUDITOR)
+CASE_ROLES = (EMPLOYER, *OFFICERS_AND_AUDITOR)
 timer = ConfiguredTimer.decorator
 
 
@@ -40,12 +51,13 @@ class ApplicationsService(replay.EventLog):
     documents = Documents()
     state = StateServices()
     permits = ServiceRpc("permits")
+    caller = CallerProvider()
 
     # -- filing and reading --------------------------------------------------------
 
     @rpc(expected_exceptions=APPLICATION_ERRORS)
-    def submit(self, payload: Any, who: Any = None) -> dict[str, Any]:
-        actor = casework.parse_who(who, Role.EMPLOYER)
+    def submit(self, payload: Any) -> dict[str, Any]:
+        actor = self._who()
         now = self.clock.now()
         data = casework.parse_submission(payload, now.date())
         verdict = self._verify_permit(data["permit_number"]) if data["permit_number"] else None
@@ -53,31 +65,32 @@ class ApplicationsService(replay.EventLog):
             return casework.create(uow, data, actor, self.policy, now, verdict)
 
     @rpc(expected_exceptions=APPLICATION_ERRORS)
-    def submit_draft(self, application_id: str, who: Any = None) -> dict[str, Any]:
-        actor = casework.parse_who(who, Role.EMPLOYER)
+    def submit_draft(self, application_id: str) -> dict[str, Any]:
+        actor = self._who()
         with self.db.unit_of_work() as uow:
             return casework.submit_draft(uow, application_id, actor, self.policy, self.clock.now())
 
     @rpc(expected_exceptions=APPLICATION_ERRORS)
-    def get(self, application_id: str, who: Any = None) -> dict[str, Any]:
-        actor = casework.parse_who(who, Role.DECISION_OFFICER)
+    def get(self, application_id: str) -> dict[str, Any]:
+        actor = self._who()
         with self.db.unit_of_work() as uow:
             return casework.get_view(uow, application_id, actor, self.policy, self.clock.now())
 
     @rpc(expected_exceptions=APPLICATION_ERRORS)
-    def history(self, application_id: str, who: Any = None) -> list[dict[str, Any]]:
-        actor = casework.parse_who(who, Role.DECISION_OFFICER)
+    def history(self, application_id: str) -> list[dict[str, Any]]:
+        actor = self._who()
         with self.db.unit_of_work() as uow:
             return casework.history(uow, application_id, actor)
 
     @rpc(expected_exceptions=APPLICATION_ERRORS)
     def list(self, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        self.caller.require(*OFFICERS_AND_AUDITOR, what="list every application")
         with self.db.unit_of_work() as uow:
             return casework.list_applications(uow, status, limit, self.clock.now())
 
     @rpc(expected_exceptions=APPLICATION_ERRORS)
-    def search(self, filters: Any = None, who: Any = None) -> dict[str, Any]:
-        actor = casework.parse_who(who, Role.DECISION_OFFICER)
+    def search(self, filters: Any = None) -> dict[str, Any]:
+        actor = self._who()
         with self.db.unit_of_work() as uow:
             return casework.list_page(uow, filters, actor, self.clock.now())
 
@@ -88,44 +101,46 @@ class ApplicationsService(replay.EventLog):
     # -- acting on a case ----------------------------------------------------------
 
     @rpc(expected_exceptions=APPLICATION_ERRORS)
-    def decide(self, application_id: str, payload: Any, who: Any = None) -> dict[str, Any]:
-        actor = casework.parse_who(who, Role.DECISION_OFFICER)
+    def decide(self, application_id: str, payload: Any) -> dict[str, Any]:
+        actor = self._who()
         with self.db.unit_of_work() as uow:
             return casework.decide(uow, application_id, payload, actor, self.policy, self._now())
 
     @rpc(expected_exceptions=APPLICATION_ERRORS)
-    def send_back(self, application_id: str, payload: Any, who: Any = None) -> dict[str, Any]:
-        actor = casework.parse_who(who, Role.DECISION_OFFICER)
+    def send_back(self, application_id: str, payload: Any) -> dict[str, Any]:
+        actor = self._who()
         with self.db.unit_of_work() as uow:
             return casework.send_back(uow, application_id, payload, actor, self.policy, self._now())
 
     @rpc(expected_exceptions=APPLICATION_ERRORS)
-    def resubmit(self, application_id: str, payload: Any, who: Any = None) -> dict[str, Any]:
-        actor = casework.parse_who(who, Role.EMPLOYER)
+    def resubmit(self, application_id: str, payload: Any) -> dict[str, Any]:
+        actor = self._who()
         with self.db.unit_of_work() as uow:
             return casework.resubmit(uow, application_id, payload, actor, self.policy, self._now())
 
     @rpc(expected_exceptions=APPLICATION_ERRORS)
-    def withdraw(self, application_id: str, payload: Any = None, who: Any = None) -> dict[str, Any]:
-        actor = casework.parse_who(who, Role.EMPLOYER)
+    def withdraw(self, application_id: str, payload: Any = None) -> dict[str, Any]:
+        actor = self._who()
         with self.db.unit_of_work() as uow:
             return casework.withdraw(uow, application_id, payload, actor, self.policy, self._now())
 
     @rpc(expected_exceptions=APPLICATION_ERRORS)
-    def close(self, application_id: str, payload: Any, who: Any = None) -> dict[str, Any]:
-        actor = casework.parse_who(who, Role.SUPERVISOR)
+    def close(self, application_id: str, payload: Any) -> dict[str, Any]:
+        actor = self._who()
         with self.db.unit_of_work() as uow:
             return casework.close(uow, application_id, payload, actor, self.policy, self._now())
 
     @rpc(expected_exceptions=APPLICATION_ERRORS)
-    def assign(self, application_id: str, payload: Any, who: Any = None) -> dict[str, Any]:
-        actor = casework.parse_who(who, Role.SUPERVISOR)
+    def assign(self, application_id: str, payload: Any) -> dict[str, Any]:
+        actor = self._who()
         with self.db.unit_of_work() as uow:
             return casework.assign(uow, application_id, payload, actor, self.policy, self._now())
 
     @rpc(expected_exceptions=APPLICATION_ERRORS)
-    def pay_fee(self, application_id: str, payload: Any, who: Any = None) -> dict[str, Any]:
-        actor = casework.parse_who(who, Role.EMPLOYER)
+    def pay_fee(self, application_id: str, payload: Any) -> dict[str, Any]:
+        actor = self._who()
+        with self.db.unit_of_work() as uow:  # another employer's case: not found, whatever the body
+            casework.ensure_visible(uow, application_id, actor)
         reference = casework.parse_fee_reference(payload)
         confirmation = self.state.payments.confirmation(reference)  # no transaction open
         with self.db.unit_of_work() as uow:
@@ -136,8 +151,8 @@ class ApplicationsService(replay.EventLog):
     # -- documents -----------------------------------------------------------------
 
     @rpc(expected_exceptions=APPLICATION_ERRORS)
-    def add_document(self, application_id: str, payload: Any, who: Any = None) -> dict[str, Any]:
-        actor = casework.parse_who(who, Role.EMPLOYER)
+    def add_document(self, application_id: str, payload: Any) -> dict[str, Any]:
+        actor = self._who()
         data, content = casework.parse_upload(payload, self.policy)
         stored: list[str] = []
         try:
@@ -151,14 +166,14 @@ class ApplicationsService(replay.EventLog):
             raise
 
     @rpc(expected_exceptions=APPLICATION_ERRORS)
-    def documents_of(self, application_id: str, who: Any = None) -> list[dict[str, Any]]:
-        actor = casework.parse_who(who, Role.DECISION_OFFICER)
+    def documents_of(self, application_id: str) -> list[dict[str, Any]]:
+        actor = self._who()
         with self.db.unit_of_work() as uow:
             return casework.list_documents(uow, application_id, actor)
 
     @rpc(expected_exceptions=APPLICATION_ERRORS)
-    def document(self, application_id: str, document_id: str, who: Any = None) -> dict[str, Any]:
-        actor = casework.parse_who(who, Role.DECISION_OFFICER)
+    def document(self, application_id: str, document_id: str) -> dict[str, Any]:
+        actor = self._who()
         with self.db.unit_of_work() as uow:
             return casework.read_document(uow, self.documents, application_id, document_id, actor)
 
@@ -243,6 +258,9 @@ class ApplicationsService(replay.EventLog):
         return answered
 
     # -- helpers ---------------------------------------------------------------------
+
+    def _who(self) -> casework.Who:
+        return casework.who_from(self.caller.require(*CASE_ROLES, what="work with applications"))
 
     def _now(self) -> Any:
         return self.clock.now()

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from applications.casework import Who, who_from
 from applications.domain import (
     DECIDING_ACTIONS,
     TERMINAL,
@@ -29,11 +30,11 @@ from applications.domain import (
     decision_action,
     decode_cursor,
     document_problems,
+    employer_owns,
     encode_cursor,
     lmt_exemption,
     missing_documents,
     next_status,
-    parse_role,
     payment_problem,
     permit_reference_problem,
     resumed_due,
@@ -41,6 +42,7 @@ from applications.domain import (
     search_text,
     submission_date_errors,
 )
+from wpis_common.caller import SYSTEM, Caller, Forbidden
 
 S, A, R = Status, Action, Role
 
@@ -177,21 +179,37 @@ def test_decisions_map_to_officer_actions():
 
 
 @pytest.mark.parametrize(
-    ("value", "expected"),
-    [(None, R.DECISION_OFFICER), ("", R.DECISION_OFFICER), ("employer", R.EMPLOYER),
-     ("auditor", R.AUDITOR)],
-)  # fmt: skip
-def test_role_from_a_request(value, expected):
-    assert parse_role(value, R.DECISION_OFFICER) == expected
+    ("role", "tax_id", "case_tax_id", "owns"),
+    [
+        (R.EMPLOYER, "02563412", "02563412", True),
+        (R.EMPLOYER, "00817345", "02563412", False),  # another employer
+        (R.EMPLOYER, None, "02563412", False),  # an employer account without a tax id
+        (R.DECISION_OFFICER, None, "02563412", True),  # officers see every case
+        (R.AUDITOR, None, "02563412", True),
+    ],
+)
+def test_an_employer_owns_only_its_own_tax_ids_cases(role, tax_id, case_tax_id, owns):
+    assert employer_owns(role, tax_id, case_tax_id) is owns
 
 
 @pytest.mark.parametrize(
-    ("value", "message"),
-    [("system", "cannot be claimed"), ("officer", "must be one of"), ("ADMIN", "must be one of")],
+    ("caller", "expected"),
+    [
+        (Caller("ararat", "employer", "02563412"), Who(R.EMPLOYER, "ararat", "02563412")),
+        (Caller("anna", "decision_officer", "02563412"), Who(R.DECISION_OFFICER, "anna", None)),
+        (Caller("aram", "auditor"), Who(R.AUDITOR, "aram", None)),
+        (SYSTEM, Who(R.SYSTEM, "system", None)),
+    ],
 )
-def test_bad_or_system_role_from_a_request_is_refused(value, message):
-    with pytest.raises(ValueError, match=message):
-        parse_role(value, R.EMPLOYER)
+def test_the_acting_role_comes_from_the_verified_caller(caller, expected):
+    assert who_from(caller) == expected
+
+
+@pytest.mark.parametrize("role", ["agency", "admin"])
+def test_agency_and_admin_have_no_access_to_applications(role):
+    with pytest.raises(Forbidden) as refused:
+        who_from(Caller("someone", role))
+    assert "system" not in refused.value.details["allowed_roles"]
 
 
 # -- guards ---------------------------------------------------------------------------------

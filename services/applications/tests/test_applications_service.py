@@ -46,13 +46,19 @@ def valid_payload() -> dict:
 
 
 @pytest.fixture
-def container(container_factory, rabbit_config, make_database):
+def container(container_factory, rabbit_config, make_database, callers):
     url = make_database("applications")
-    container = container_factory(
-        ApplicationsService, {"DATABASE_URL": url, "OUTBOX_POLL_INTERVAL": 0.2}
-    )
+    config = {"DATABASE_URL": url, "OUTBOX_POLL_INTERVAL": 0.2, **callers.config}
+    container = container_factory(ApplicationsService, config)
     container.start()
+    container.callers = callers
     return container
+
+
+def hook(container, method: str, role: str = "decision_officer"):
+    """An entrypoint called by a caller of ``role`` (an employer for filing)."""
+    role = "employer" if method == "submit" else role
+    return entrypoint_hook(container, method, context_data=container.callers.context(role))
 
 
 @pytest.fixture
@@ -79,10 +85,10 @@ def drain(connection, queue) -> list[dict]:
 
 
 def test_submit_stores_case_and_publishes_envelope(container, events_queue):
-    with entrypoint_hook(container, "submit") as submit:
+    with hook(container, "submit") as submit:
         created = submit(valid_payload())
     assert created["status"] == "identity_check_pending"
-    with entrypoint_hook(container, "get") as get:
+    with hook(container, "get") as get:
         assert get(created["id"])["worker"]["passport"]["number"] == "Z1234567"
 
     connection, queue = events_queue
@@ -115,27 +121,27 @@ def test_invalid_submission_is_refused_with_field_errors_and_stores_nothing(cont
     payload = valid_payload()
     payload["worker"]["passport"]["number"] = "bad number!"
     del payload["job"]["isco_code"]
-    with entrypoint_hook(container, "submit") as submit, pytest.raises(InvalidInput) as raised:
+    with hook(container, "submit") as submit, pytest.raises(InvalidInput) as raised:
         submit(payload)
     errors = raised.value.details["errors"]
     assert errors["worker.passport.number"] == ["must be 5-20 capital letters or digits"]
     assert errors["job.isco_code"] == ["Missing data for required field."]
-    with entrypoint_hook(container, "list") as list_:
+    with hook(container, "list") as list_:
         assert list_() == []
 
 
 def test_approving_before_identity_is_verified_is_a_conflict(container):
-    with entrypoint_hook(container, "submit") as submit:
+    with hook(container, "submit") as submit:
         created = submit(valid_payload())
-    with entrypoint_hook(container, "decide") as decide, pytest.raises(Conflict) as raised:
+    with hook(container, "decide") as decide, pytest.raises(Conflict) as raised:
         decide(created["id"], {"decision": "approve"})
     assert raised.value.details["status"] == "identity_check_pending"
-    with entrypoint_hook(container, "get") as get:
+    with hook(container, "get") as get:
         assert get(created["id"])["status"] == "identity_check_pending"
 
 
 def test_identity_verified_event_moves_case_to_review_once(container):
-    with entrypoint_hook(container, "submit") as submit:
+    with hook(container, "submit") as submit:
         created = submit(valid_payload())
     envelope = {
         "event_id": "6f1c1f44-5ad0-4c36-9a55-2a8d3f7f0001",
@@ -157,7 +163,7 @@ def test_identity_verified_event_moves_case_to_review_once(container):
     for _ in range(2):  # the same event twice: applied once
         with entrypoint_waiter(container, "on_identity_verified"):
             dispatch("identity_gateway", "identity_verified", envelope)
-    with entrypoint_hook(container, "get") as get:
+    with hook(container, "get") as get:
         case = get(created["id"])
     assert case["status"] == "in_review"
     assert [h["to_status"] for h in case["history"]] == [

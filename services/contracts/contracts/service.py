@@ -15,12 +15,25 @@ from contracts.models import MESSAGING
 from contracts.policy import ContractPolicy, policy_from
 from contracts.schemas import EVENTS
 from wpis_common import replay
+from wpis_common.caller import (
+    AUDITOR,
+    AUTH_ERRORS,
+    DECISION_OFFICER,
+    EMPLOYER,
+    INTAKE_OFFICER,
+    SUPERVISOR,
+    CallerProvider,
+)
 from wpis_common.config import setting
 from wpis_common.consumers import consume_event
 from wpis_common.db import UnitOfWork
 from wpis_common.dependencies import Database
 from wpis_common.envelope import Envelope
-from wpis_common.errors import EXPECTED_ERRORS
+from wpis_common.errors import EXPECTED_ERRORS, NotFound
+
+ERRORS = (*EXPECTED_ERRORS, *AUTH_ERRORS)
+# Who may call (the access token in the worker context; docs/security.md).
+READERS = (INTAKE_OFFICER, DECISION_OFFICER, SUPERVISOR, AUDITOR)
 
 
 class Policy(DependencyProvider):
@@ -70,6 +83,7 @@ class ContractsService(replay.EventLog):
     name = "contracts"
 
     db = Database(MESSAGING, EVENTS)
+    caller = CallerProvider()
     policy = Policy()
     clock = ClockProvider()
 
@@ -88,35 +102,48 @@ class ContractsService(replay.EventLog):
                 uow, self.policy, self.clock.today(), self.clock.now()
             )
 
-    @rpc(expected_exceptions=EXPECTED_ERRORS)
+    @rpc(expected_exceptions=ERRORS)
     def get(self, contract_id: str) -> dict[str, Any]:
+        self.caller.require(*READERS, what="read the contract register")
         with self.db.unit_of_work() as uow:
             return register.get(uow, contract_id)
 
-    @rpc(expected_exceptions=EXPECTED_ERRORS)
+    @rpc(expected_exceptions=ERRORS)
     def list_for_employer(self, employer_tax_id: str) -> list[dict[str, Any]]:
+        caller = self.caller.require(EMPLOYER, *READERS, what="list an employer's contracts")
+        if caller.role == EMPLOYER and caller.tax_id != employer_tax_id:
+            raise NotFound("no such employer", employer_tax_id=employer_tax_id)
         with self.db.unit_of_work() as uow:
             return register.list_for_employer(uow, employer_tax_id)
 
-    @rpc(expected_exceptions=EXPECTED_ERRORS)
+    @rpc(expected_exceptions=ERRORS)
     def history(self, contract_id: str) -> list[dict[str, Any]]:
+        self.caller.require(*READERS, what="read the contract register")
         with self.db.unit_of_work() as uow:
             return register.history(uow, contract_id)
 
-    @rpc(expected_exceptions=EXPECTED_ERRORS)
+    @rpc(expected_exceptions=ERRORS)
     def amend(self, contract_id: str, payload: Any) -> dict[str, Any]:
+        self.caller.require(DECISION_OFFICER, SUPERVISOR, what="amend contracts")
         with self.db.unit_of_work() as uow:
             return register.amend(uow, contract_id, payload, self.policy, self.clock.now())
 
-    @rpc(expected_exceptions=EXPECTED_ERRORS)
+    @rpc(expected_exceptions=ERRORS)
     def terminate(self, contract_id: str, payload: Any) -> dict[str, Any]:
+        self.caller.require(DECISION_OFFICER, SUPERVISOR, what="terminate contracts")
         with self.db.unit_of_work() as uow:
             return register.terminate(
                 uow, contract_id, payload, self.policy, self.clock.now(), self.clock.today()
             )
 
-    @rpc(expected_exceptions=EXPECTED_ERRORS)
+    @rpc(expected_exceptions=ERRORS)
     def record_employment_end(self, contract_id: str, payload: Any) -> dict[str, Any]:
+        caller = self.caller.require(EMPLOYER, DECISION_OFFICER, SUPERVISOR,
+                                     what="record the end of an employment")  # fmt: skip
+        with self.db.unit_of_work() as uow:
+            contract = register.get(uow, contract_id)  # NotFound for an unknown id
+        if caller.role == EMPLOYER and contract.get("employer_tax_id") != caller.tax_id:
+            raise NotFound("no such contract", contract_id=contract_id)
         with self.db.unit_of_work() as uow:
             return register.record_employment_end(
                 uow, contract_id, payload, self.policy, self.clock.now(), self.clock.today()

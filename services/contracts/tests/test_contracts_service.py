@@ -13,6 +13,7 @@ from nameko.standalone.events import event_dispatcher
 from nameko.testing.services import entrypoint_hook, entrypoint_waiter, replace_dependencies
 
 from contracts.service import ContractsService
+from wpis_common.caller import Forbidden, Unauthenticated
 from wpis_common.envelope import Envelope
 from wpis_common.errors import Conflict, InvalidInput, NotFound
 from wpis_common.outbox import event_exchange
@@ -83,11 +84,13 @@ def agency(amqp_uri):
 
 
 @pytest.fixture
-def container(container_factory, rabbit_config, make_database, clock):
-    config = {"DATABASE_URL": make_database("contracts"), "OUTBOX_POLL_INTERVAL": 0.1}
+def container(container_factory, rabbit_config, make_database, clock, callers):
+    config = {"DATABASE_URL": make_database("contracts"), "OUTBOX_POLL_INTERVAL": 0.1,
+              **callers.config}  # fmt: skip
     container = container_factory(ContractsService, config)
     replace_dependencies(container, clock=clock)
     container.start()
+    container.callers = callers
     return container
 
 
@@ -141,8 +144,10 @@ def deliver(container, event_type: str, body: dict) -> None:
         event_dispatcher()("permits", event_type, body)
 
 
-def call(container, method: str, *args):
-    with entrypoint_hook(container, method) as hook:
+def call(container, method: str, *args, role: str = "supervisor"):
+    """Call as ``role`` (a supervisor may do everything the contracts service offers)."""
+    context = container.callers.context(role)
+    with entrypoint_hook(container, method, context_data=context) as hook:
         return hook(*args)
 
 
@@ -462,3 +467,20 @@ def test_two_amendments_racing_on_one_contract_cannot_both_commit(make_database)
             ]
     finally:
         engine.dispose()
+
+
+def test_roles_are_checked_here_and_an_employer_sees_only_its_own(container, agency):
+    contract = registered(container, agency)
+    for role in ("agency", "admin", "employer"):
+        with pytest.raises(Forbidden):
+            call(container, "amend", contract["id"], {"monthly_salary": 500_000, "reason": "x"},
+                 role=role)  # fmt: skip
+    with pytest.raises(Forbidden):
+        call(container, "get", contract["id"], role="agency")
+    with pytest.raises(Unauthenticated), entrypoint_hook(container, "get") as get:
+        get(contract["id"])  # no token at all
+    assert call(container, "get", contract["id"], role="auditor")["id"] == contract["id"]
+    own = call(container, "list_for_employer", "02563412", role="employer")
+    assert contract["id"] in {c["id"] for c in own}
+    with pytest.raises(NotFound):  # the demo employer's token names 02563412
+        call(container, "list_for_employer", "00817345", role="employer")

@@ -15,7 +15,14 @@ import json
 import re
 from typing import Any
 
-STATUS_BY_ERROR = {"InvalidInput": 422, "NotFound": 404, "Conflict": 409, "WpisError": 400}
+STATUS_BY_ERROR = {
+    "InvalidInput": 422,
+    "NotFound": 404,
+    "Conflict": 409,
+    "WpisError": 400,
+    "Unauthenticated": 401,
+    "Forbidden": 403,
+}
 STATE_CHANGING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 UPSTREAM_ERROR = "a service failed to answer"
 
@@ -81,6 +88,8 @@ def _slug(exc_type: str) -> str:
         "InvalidInput": "invalid_request",
         "NotFound": "not_found",
         "Conflict": "conflict",
+        "Unauthenticated": "unauthenticated",
+        "Forbidden": "forbidden",
     }.get(exc_type, "bad_request")
 
 

@@ -1,11 +1,12 @@
-"""The gateway's own table: the audit trail of state-changing requests."""
+"""The gateway's own tables: accounts, refresh tokens, revoked access tokens, and the
+audit trail of state-changing requests."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Integer, String
+from sqlalchemy import JSON, Boolean, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from wpis_common.tables import UTCDateTime, messaging_tables
@@ -25,9 +26,47 @@ class AuditEntry(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(index=True)
-    actor: Mapped[str] = mapped_column(String(100))
+    actor: Mapped[str] = mapped_column(String(100), index=True)
+    role: Mapped[str | None] = mapped_column(String(30))
     method: Mapped[str] = mapped_column(String(10))
     path: Mapped[str] = mapped_column(String(500))
     status: Mapped[int] = mapped_column(Integer)
     remote_addr: Mapped[str | None] = mapped_column(String(64))
     subject: Mapped[str | None] = mapped_column(String(64), index=True)
+
+
+class Account(Base):
+    """A person or organisation that logs in. The password is an argon2 hash."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(30))
+    tax_id: Mapped[str | None] = mapped_column(String(8), index=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    language: Mapped[str] = mapped_column(String(2), default="en")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+    deactivated_at: Mapped[datetime | None]
+
+
+class RefreshToken(Base):
+    """A refresh token, stored as its SHA-256 (the token itself is never kept)."""
+
+    __tablename__ = "refresh_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class RevokedToken(Base):
+    """An access token revoked before its expiry (logout), by its jti."""
+
+    __tablename__ = "revoked_tokens"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)

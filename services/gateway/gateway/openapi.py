@@ -31,12 +31,13 @@ ERROR_REF = {"$ref": "#/components/schemas/Error"}
 UPSTREAM_ERRORS = (500, 502, 503, 504)
 ERROR_TEXT = {
     400: "the body is not JSON (code `malformed_request`)",
-    403: "the role may not do this",
+    401: "no valid access token (code `unauthenticated`; see `WWW-Authenticate`)",
+    403: "the role may not do this (code `forbidden`; `error.details.allowed_roles`)",
     404: "no such resource or path",
     409: "not allowed in the resource's current state",
     413: "the body is larger than the limit (code `payload_too_large`)",
     422: "a field is invalid, JSON nests too deeply or `limit` is too large (`error.fields`)",
-    429: "too many checks from this address; see `Retry-After`",
+    429: "too many requests (checks or logins) from this address; see `Retry-After`",
     500: "the gateway failed (code `internal_error`)",
     502: "a service failed to answer (code `upstream_error`)",
     503: "a service is not running (code `service_unavailable`)",
@@ -92,6 +93,36 @@ class Op:
 
 
 OBJECT = {"type": "object"}
+LOGIN = {
+    "type": "object",
+    "required": ["username", "password"],
+    "properties": {"username": {"type": "string"}, "password": {"type": "string"}},
+}
+REFRESH = {"type": "object", "properties": {"refresh_token": {"type": "string"}}}
+TOKENS = {
+    "type": "object",
+    "required": ["access_token", "refresh_token", "token_type"],
+    "properties": {
+        "access_token": {"type": "string"},
+        "refresh_token": {"type": "string"},
+        "token_type": {"type": "string"},
+        "expires_in": {"type": "integer"},
+        "role": {"type": "string"},
+        "username": {"type": "string"},
+    },
+}
+NEW_ACCOUNT = {
+    "type": "object",
+    "required": ["username", "password", "role"],
+    "properties": {
+        "username": {"type": "string"},
+        "password": {"type": "string"},
+        "role": {"type": "string"},
+        "tax_id": {"type": "string"},
+        "display_name": {"type": "string"},
+        "language": {"type": "string", "enum": ["en", "hy", "ru"]},
+    },
+}
 ROLE_ERRORS = (403, 404, 409, 422)
 BODY_ERRORS = (400, 413, 422)
 LIMIT = Param("limit", "page size", {"type": "integer", "minimum": 1, "maximum": 500})
@@ -131,8 +162,6 @@ def _case(method: str, action: str, summary: str, body: str | None, required: bo
 
 OPERATIONS: tuple[Op, ...] = (
     # -- pages and probes
-    Op("GET", "/", "pages", "the officer console (HTML)", answer=None, media="text/html",
-       auth=False),
     Op("GET", "/healthz", "pages", "liveness: the broker is reachable",
        answer=f"{G}HealthSchema", errors=(503,), auth=False),
     Op("GET", "/verify", "pages", "public permit check page (HTML)", media="text/html",
@@ -145,6 +174,26 @@ OPERATIONS: tuple[Op, ...] = (
        auth=False),
     Op("GET", f"{API}/docs", "meta", "the API reference, rendered (HTML)", media="text/html",
        auth=False),
+    # -- accounts, tokens and the audit trail (docs/security.md)
+    Op("POST", f"{API}/auth/login", "auth", "log in: an access and a refresh token",
+       body=LOGIN, answer=TOKENS, errors=(401, 422, 429), auth=False),
+    Op("POST", f"{API}/auth/refresh", "auth", "new tokens for a refresh token (used up)",
+       body=REFRESH, answer=TOKENS, errors=(401, 422), auth=False),
+    Op("POST", f"{API}/auth/logout", "auth", "revoke the access token and the refresh token",
+       body=REFRESH, body_required=False, answer=OBJECT, errors=(401, 422)),
+    Op("GET", f"{API}/auth/me", "auth", "the caller", answer=OBJECT, errors=(401,)),
+    Op("POST", f"{API}/accounts", "auth", "create an account (admin)", body=NEW_ACCOUNT,
+       answer=OBJECT, status=201, errors=(401, 403, 409, 422)),
+    Op("GET", f"{API}/accounts", "auth", "every account (admin)", answer=OBJECT, many=True,
+       errors=(401, 403)),
+    Op("POST", f"{API}/accounts/{{username}}/deactivate", "auth", "deactivate an account (admin)",
+       body_required=False, answer=OBJECT, errors=(401, 403, 404, 409)),
+    Op("GET", f"{API}/audit", "auth", "the audit trail (auditor, supervisor, admin)",
+       answer=OBJECT, many=True, errors=(401, 403, 422),
+       params=(Param("actor"), Param("role"), Param("method"), Param("subject"), Param("path"),
+               Param("status", "HTTP status", {"type": "integer"}),
+               Param("from", "from this time (ISO 8601)"), Param("to", "up to this time"),
+               Param("before_id", "page before this entry", {"type": "integer"}), LIMIT)),
     # -- applications
     Op("POST", f"{API}/applications", "applications", "file an application",
        body=f"{A}SubmitApplicationSchema", answer=APP, status=201,
@@ -377,7 +426,7 @@ def build_spec() -> dict[str, Any]:
         if op.headers:
             success["headers"] = op.headers
         operation["responses"][str(op.status)] = success
-        errors = set(op.errors) | set(UPSTREAM_ERRORS)
+        errors = set(op.errors) | set(UPSTREAM_ERRORS) | ({401, 403} if op.auth else set())
         if op.body is not None or op.method in ("POST", "PATCH", "PUT", "DELETE"):
             errors |= {413}
         if path_params:

@@ -6,14 +6,14 @@ request, calls the owning service and maps its answer or error to HTTP.
 
 from __future__ import annotations
 
-from importlib import resources
-
 from kombu import Connection
 from nameko import config
 from nameko.rpc import ServiceRpc
 from werkzeug.wrappers import Request, Response
 
 from gateway.api import applications as applications_api
+from gateway.api import auth as auth_api
+from gateway.api import console as console_api
 from gateway.api import contracts as contracts_api
 from gateway.api import events as events_api
 from gateway.api import identity as identity_api
@@ -25,6 +25,7 @@ from gateway.api.base import error_response, http, json_response
 from gateway.models import MESSAGING
 from gateway.ratelimit import VerifyRateLimit
 from gateway.schemas import EVENTS
+from gateway.session import PUBLIC, Session, allow
 from wpis_common.dependencies import Database
 
 
@@ -32,6 +33,8 @@ from wpis_common.dependencies import Database
 # run every class with entrypoints that it finds in this module's namespace.
 class GatewayService(
     applications_api.ApplicationsApi,
+    auth_api.AuthApi,
+    console_api.ConsoleApi,
     registers_api.RegistersApi,
     contracts_api.ContractsApi,
     events_api.EventsApi,
@@ -50,13 +53,10 @@ class GatewayService(
     identity_gateway = ServiceRpc("identity_gateway")
     statistics = ServiceRpc("statistics")
     verify_limit = VerifyRateLimit()
-
-    @http("GET", "/")
-    def console(self, request: Request) -> Response:
-        page = resources.files("gateway").joinpath("static/console.html").read_text()
-        return Response(page, mimetype="text/html")
+    session = Session()
 
     @http("GET", "/healthz")
+    @allow(PUBLIC)
     def healthz(self, request: Request) -> Response:
         try:
             with Connection(config["AMQP_URI"], connect_timeout=2) as connection:

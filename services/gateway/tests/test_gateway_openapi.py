@@ -15,14 +15,22 @@ REGENERATE = "run `make openapi` (scripts/gen_openapi.py) and commit the file"
 METHODS = ("get", "post", "put", "patch", "delete")
 
 
+# The console's HTML pages and forms (docs/console.md) are not the API.
+NOT_API = ("/console", "/")
+
+
 def gateway_routes() -> set[tuple[str, str]]:
-    """(METHOD, OpenAPI path) of every Nameko http entrypoint on GatewayService."""
+    """(METHOD, OpenAPI path) of every Nameko http entrypoint on GatewayService,
+    the console's pages aside."""
     routes = set()
     for name in dir(GatewayService):
         for entrypoint in getattr(getattr(GatewayService, name), "nameko_entrypoints", ()):
             if isinstance(entrypoint, HttpRequestHandler):
+                path = openapi_path(entrypoint.url)
+                if path == "/" or path.startswith(NOT_API[0]):
+                    continue
                 for method in entrypoint.method.split(","):
-                    routes.add((method.upper(), openapi_path(entrypoint.url)))
+                    routes.add((method.upper(), path))
     return routes
 
 

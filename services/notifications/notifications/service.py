@@ -21,12 +21,26 @@ from notifications.channels import Channels, channels_from_settings
 from notifications.models import MESSAGING
 from notifications.schemas import EVENTS
 from wpis_common import replay
+from wpis_common.caller import (
+    ADMIN,
+    AGENCY,
+    AUDITOR,
+    AUTH_ERRORS,
+    DECISION_OFFICER,
+    INTAKE_OFFICER,
+    SUPERVISOR,
+    CallerProvider,
+)
 from wpis_common.config import setting
 from wpis_common.consumers import consume_event
 from wpis_common.db import UnitOfWork
 from wpis_common.dependencies import Database, DatabaseHandle
 from wpis_common.envelope import Envelope
 from wpis_common.errors import EXPECTED_ERRORS
+
+ERRORS = (*EXPECTED_ERRORS, *AUTH_ERRORS)
+# Who may call (the access token in the worker context; docs/security.md).
+READERS = (INTAKE_OFFICER, DECISION_OFFICER, SUPERVISOR, AUDITOR)
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +114,7 @@ class NotificationsService(replay.EventLog):
     name = "notifications"
 
     db = Database(MESSAGING, EVENTS)
+    caller = CallerProvider()
     courier = Courier()
 
     def _plan(self, event: Envelope, uow: UnitOfWork) -> None:
@@ -178,27 +193,32 @@ class NotificationsService(replay.EventLog):
         deliveries.send_due(self.db.unit_of_work, self.courier.channels, self.courier.policy)
 
     # -- queries and admin
-    @rpc
+    @rpc(expected_exceptions=ERRORS)
     def deliveries_for(self, application_id: str) -> list[dict[str, Any]]:
+        self.caller.require(*READERS, what="read the delivery log")
         with self.db.unit_of_work() as uow:
             return deliveries.for_application(uow, application_id)
 
-    @rpc(expected_exceptions=EXPECTED_ERRORS)
+    @rpc(expected_exceptions=ERRORS)
     def list_deliveries(self, filters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        self.caller.require(*READERS, what="read the delivery log")
         with self.db.unit_of_work() as uow:
             return deliveries.query(uow, filters or {})
 
-    @rpc(expected_exceptions=EXPECTED_ERRORS)
+    @rpc(expected_exceptions=ERRORS)
     def register_endpoint(self, payload: dict[str, Any]) -> dict[str, Any]:
+        self.caller.require(AGENCY, ADMIN, what="register webhooks")
         with self.db.unit_of_work() as uow:
             return deliveries.register_endpoint(uow, payload)
 
-    @rpc
+    @rpc(expected_exceptions=ERRORS)
     def list_endpoints(self) -> list[dict[str, Any]]:
+        self.caller.require(AGENCY, ADMIN, AUDITOR, what="list webhooks")
         with self.db.unit_of_work() as uow:
             return deliveries.list_endpoints(uow)
 
-    @rpc(expected_exceptions=EXPECTED_ERRORS)
+    @rpc(expected_exceptions=ERRORS)
     def remove_endpoint(self, endpoint_id: str) -> dict[str, Any]:
+        self.caller.require(AGENCY, ADMIN, what="remove webhooks")
         with self.db.unit_of_work() as uow:
             return deliveries.remove_endpoint(uow, endpoint_id)

@@ -22,6 +22,7 @@ from notifications.testing import (
     smtp_server,
     webhook_receiver,
 )
+from wpis_common.caller import Forbidden, Unauthenticated
 from wpis_common.envelope import Envelope
 from wpis_common.errors import InvalidInput, NotFound
 from wpis_common.outbox import event_exchange
@@ -69,7 +70,7 @@ def failures(rabbit_config, amqp_uri):
 
 
 @pytest.fixture
-def start(container_factory, rabbit_config, make_database, smtp, sms_url, tmp_path):
+def start(container_factory, rabbit_config, make_database, smtp, sms_url, tmp_path, callers):
     def start_container(**overrides):
         config = {
             "DATABASE_URL": make_database("notifications"),
@@ -87,8 +88,9 @@ def start(container_factory, rabbit_config, make_database, smtp, sms_url, tmp_pa
             "CLAIM_SECONDS": 30,
             **overrides,
         }
-        container = container_factory(NotificationsService, config)
+        container = container_factory(NotificationsService, {**config, **callers.config})
         container.start()
+        container.callers = callers
         return container
 
     return start_container
@@ -149,8 +151,13 @@ def deliver(container, producer: str, event_type: str, body: dict) -> None:
         event_dispatcher()(producer, event_type, body)
 
 
+# The caller of each query: officers read the delivery log, admins manage webhooks.
+CALLER_ROLES = {"register_endpoint": "admin", "list_endpoints": "admin", "remove_endpoint": "admin"}
+
+
 def call(container, method: str, *args):
-    with entrypoint_hook(container, method) as hook:
+    context = container.callers.context(CALLER_ROLES.get(method, "decision_officer"))
+    with entrypoint_hook(container, method, context_data=context) as hook:
         return hook(*args)
 
 
@@ -376,3 +383,17 @@ def test_invalid_log_filters_are_refused_with_their_fields(container):
     with pytest.raises(InvalidInput) as refused:
         log_of(container, status="lost", limit=0, colour="red")
     assert set(refused.value.details["errors"]) == {"status", "limit", "colour"}
+
+
+def test_the_delivery_log_and_webhooks_check_the_caller_here(container):
+    for method, args, role in (("list_deliveries", ({},), "agency"),
+                               ("register_endpoint", ({},), "decision_officer"),
+                               ("list_endpoints", (), "employer")):  # fmt: skip
+        context = container.callers.context(role)
+        with (
+            entrypoint_hook(container, method, context_data=context) as hook,
+            pytest.raises(Forbidden),
+        ):
+            hook(*args)
+    with entrypoint_hook(container, "deliveries_for") as hook, pytest.raises(Unauthenticated):
+        hook("00000000-0000-4000-8000-000000000000")  # no token at all

@@ -83,16 +83,17 @@ def change_for_approval(
     change) is published as ``permit_issuance_refused``; the case is closed with it."""
     application_id, kind = approval["application_id"], approval["kind"]
     now = utc_now()
-    reason = f"{kind} application {application_id} approved by {approval['decided_by']}"
+    by = approval["decided_by"]
+    reason = f"{kind} application {application_id} approved by {by}"
     try:
         _check_attestation(approval, keys, now)
         permit = find(uow, approval["permit_number"])
         _check_same_holder(permit, approval["worker"])
         if kind == "extension":
-            request = {"valid_until": approval["contract"]["end_date"], "reason": reason}
+            request = {"valid_until": approval["contract"]["end_date"], "reason": reason, "by": by}
             return lifecycle.extend(uow, permit.number, request, rules, now, application_id)
         job = {key: approval["job"][key] for key in AMENDABLE_JOB_FIELDS if key in approval["job"]}
-        request = {"changes": job, "reason": reason}
+        request = {"changes": job, "reason": reason, "by": by}
         return lifecycle.amend(uow, permit.number, request, now, application_id)
     except (domain.PermitRefused, WpisError) as refused:
         uow.session.rollback()

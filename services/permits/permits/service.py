@@ -16,6 +16,15 @@ from permits.domain import ValidityRules
 from permits.models import MESSAGING
 from permits.schemas import EVENTS, ContractTerminatedSchema, IdentityStatusChangedSchema
 from wpis_common import replay
+from wpis_common.caller import (
+    AUDITOR,
+    AUTH_ERRORS,
+    DECISION_OFFICER,
+    INTAKE_OFFICER,
+    SUPERVISOR,
+    Caller,
+    CallerProvider,
+)
 from wpis_common.config import setting
 from wpis_common.consumers import consume_event
 from wpis_common.db import UnitOfWork
@@ -23,6 +32,19 @@ from wpis_common.dependencies import Database
 from wpis_common.envelope import Envelope
 from wpis_common.errors import EXPECTED_ERRORS
 from wpis_common.signing import load_key_ring
+
+ERRORS = (*EXPECTED_ERRORS, *AUTH_ERRORS)
+READERS = (INTAKE_OFFICER, DECISION_OFFICER, SUPERVISOR, AUDITOR)
+# Who may act on a permit (the access token's role; docs/security.md). Verification is public.
+ACTION_ROLES = {
+    "extend": (DECISION_OFFICER, SUPERVISOR),
+    "amend": (DECISION_OFFICER, SUPERVISOR),
+    "cancel": (DECISION_OFFICER, SUPERVISOR),
+    "suspend": (SUPERVISOR,),
+    "reinstate": (SUPERVISOR,),
+    "revoke": (SUPERVISOR,),
+    "expire_due": (SUPERVISOR,),
+}
 
 
 class IssuingPolicy(DependencyProvider):
@@ -52,6 +74,7 @@ class PermitsService(replay.EventLog):
     policy = IssuingPolicy()
     clock = Clock()
     credentials = Credentials()
+    caller = CallerProvider()
 
     @consume_event("applications", "application_approved")
     def on_application_approved(self, event: Envelope, uow: UnitOfWork) -> None:
@@ -71,12 +94,13 @@ class PermitsService(replay.EventLog):
     def expire_permits(self) -> None:
         self.expire_due()
 
-    @rpc(expected_exceptions=EXPECTED_ERRORS)
+    @rpc(expected_exceptions=ERRORS)
     def get(self, number: str) -> dict[str, Any]:
+        self.caller.require(*READERS, what="read the permit register")
         with self.db.unit_of_work() as uow:
             return register.get(uow, number)
 
-    @rpc(expected_exceptions=EXPECTED_ERRORS)
+    @rpc(expected_exceptions=ERRORS)
     def verify(self, number: str, options: dict | None = None) -> dict[str, Any]:
         """Public check by number; options: ``date_of_birth``, ``client`` (its address)."""
         with self.db.unit_of_work() as uow:
@@ -84,7 +108,7 @@ class PermitsService(replay.EventLog):
                 uow, number, options, self.credentials.verification, self.clock.today()
             )
 
-    @rpc(expected_exceptions=EXPECTED_ERRORS)
+    @rpc(expected_exceptions=ERRORS)
     def verify_token(self, token: str, options: dict | None = None) -> dict[str, Any]:
         with self.db.unit_of_work() as uow:
             return verification.by_token(uow, token, options, self.clock.today())
@@ -94,9 +118,10 @@ class PermitsService(replay.EventLog):
         """The public key offline verifiers check credentials with."""
         return self.credentials.public_key_info()
 
-    @rpc(expected_exceptions=EXPECTED_ERRORS)
+    @rpc(expected_exceptions=ERRORS)
     def document(self, number: str) -> dict[str, str]:
         """The PDF certificate, base64 (RPC payloads are JSON)."""
+        self.caller.require(*READERS, what="read the permit register")
         with self.db.unit_of_work() as uow:
             permit = lifecycle.find(uow, number)
             pdf = document.render(
@@ -104,45 +129,64 @@ class PermitsService(replay.EventLog):
             )
         return {"filename": f"{permit.number}.pdf", "pdf_base64": base64.b64encode(pdf).decode()}
 
-    @rpc(expected_exceptions=EXPECTED_ERRORS)
+    @rpc(expected_exceptions=ERRORS)
     def extend(self, number: str, payload: Any) -> dict[str, Any]:
+        payload = _acting(
+            self.caller.require(*ACTION_ROLES["extend"], what="extend permits"), payload
+        )
         with self.db.unit_of_work() as uow:
             permit = lifecycle.extend(uow, number, payload, self.policy.rules, self.clock.now())
             return register.describe(uow, permit)
 
-    @rpc(expected_exceptions=EXPECTED_ERRORS)
+    @rpc(expected_exceptions=ERRORS)
     def amend(self, number: str, payload: Any) -> dict[str, Any]:
+        payload = _acting(
+            self.caller.require(*ACTION_ROLES["amend"], what="amend permits"), payload
+        )
         with self.db.unit_of_work() as uow:
             return register.describe(uow, lifecycle.amend(uow, number, payload, self.clock.now()))
 
-    @rpc(expected_exceptions=EXPECTED_ERRORS)
+    @rpc(expected_exceptions=ERRORS)
     def suspend(self, number: str, payload: Any) -> dict[str, Any]:
+        payload = _acting(
+            self.caller.require(*ACTION_ROLES["suspend"], what="suspend permits"), payload
+        )
         with self.db.unit_of_work() as uow:
             permit = lifecycle.suspend(uow, number, payload, self.clock.now())
             return register.describe(uow, permit)
 
-    @rpc(expected_exceptions=EXPECTED_ERRORS)
+    @rpc(expected_exceptions=ERRORS)
     def reinstate(self, number: str, payload: Any) -> dict[str, Any]:
+        payload = _acting(
+            self.caller.require(*ACTION_ROLES["reinstate"], what="reinstate permits"), payload
+        )
         with self.db.unit_of_work() as uow:
             permit = lifecycle.reinstate(uow, number, payload, self.clock.now())
             return register.describe(uow, permit)
 
-    @rpc(expected_exceptions=EXPECTED_ERRORS)
+    @rpc(expected_exceptions=ERRORS)
     def revoke(self, number: str, payload: Any) -> dict[str, Any]:
+        payload = _acting(
+            self.caller.require(*ACTION_ROLES["revoke"], what="revoke permits"), payload
+        )
         with self.db.unit_of_work() as uow:
             now, today = self.clock.now(), self.clock.today()
             return register.describe(uow, lifecycle.revoke(uow, number, payload, now, today))
 
-    @rpc(expected_exceptions=EXPECTED_ERRORS)
+    @rpc(expected_exceptions=ERRORS)
     def cancel(self, number: str, payload: Any) -> dict[str, Any]:
+        payload = _acting(
+            self.caller.require(*ACTION_ROLES["cancel"], what="cancel permits"), payload
+        )
         with self.db.unit_of_work() as uow:
             now, today = self.clock.now(), self.clock.today()
             return register.describe(uow, lifecycle.cancel(uow, number, payload, now, today))
 
-    @rpc(expected_exceptions=EXPECTED_ERRORS)
+    @rpc(expected_exceptions=ERRORS)
     def expire_due(self, today: str | None = None) -> dict[str, Any]:
         """Expire every permit whose validity ended before ``today`` (ISO date; default:
         the authority's today). The timer calls it; tests and ops may too."""
+        self.caller.require(*ACTION_ROLES["expire_due"], what="expire permits")
         day = lifecycle.parse_day(today) if today else self.clock.today()
         expired: list[str] = []
         while True:
@@ -151,3 +195,10 @@ class PermitsService(replay.EventLog):
             expired += batch
             if len(batch) < lifecycle.EXPIRY_BATCH:
                 return {"today": day.isoformat(), "expired": expired}
+
+
+def _acting(caller: Caller, payload: Any) -> Any:
+    """The request, with ``by`` set to the caller's username (never self-declared)."""
+    if isinstance(payload, dict) and not caller.is_system:
+        return {**payload, "by": caller.username}
+    return payload

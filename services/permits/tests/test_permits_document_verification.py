@@ -25,6 +25,7 @@ from permits.service import PermitsService
 from wpis_common.db import create_db_engine
 from wpis_common.errors import InvalidInput
 from wpis_common.signing import generate_key_pair, load_private_key
+from wpis_common.testing import Callers
 
 pytestmark = pytest.mark.integration
 
@@ -41,7 +42,9 @@ def keys(tmp_path):
 
 
 def start(container_factory, make_database, keys, tmp_path, **extra):
+    callers = Callers(tmp_path / "auth-keys")
     config = {
+        **callers.config,
         "DATABASE_URL": make_database("permits"),
         "ATTESTATION_PUBLIC_KEY": str(keys[1]),
         "CREDENTIAL_SIGNING_KEY": str(tmp_path / "permits_key.pem"),
@@ -50,6 +53,7 @@ def start(container_factory, make_database, keys, tmp_path, **extra):
     }
     container = container_factory(PermitsService, config)
     container.start()
+    container.callers = callers
     return container
 
 
@@ -59,7 +63,9 @@ def container(container_factory, rabbit_config, make_database, keys, tmp_path):
 
 
 def rpc(container, method: str, *args):
-    with entrypoint_hook(container, method) as call:
+    """Call as a supervisor (may do everything the permits service offers)."""
+    context = container.callers.context("supervisor")
+    with entrypoint_hook(container, method, context_data=context) as call:
         return call(*args)
 
 

@@ -12,6 +12,7 @@ from nameko.testing.services import entrypoint_hook, entrypoint_waiter
 
 from permits.domain import permit_number
 from permits.service import PermitsService
+from wpis_common.caller import Forbidden, Unauthenticated
 from wpis_common.errors import Conflict, InvalidInput, NotFound
 from wpis_common.signing import document_fingerprint, generate_key_pair, load_private_key
 from wpis_common.testing import wait_for
@@ -36,8 +37,9 @@ def database(make_database):
 
 
 @pytest.fixture
-def service_config(database, keys, tmp_path):
+def service_config(database, keys, tmp_path, callers):
     return {
+        **callers.config,
         "DATABASE_URL": database,
         "ATTESTATION_PUBLIC_KEY": str(keys[1]),
         "CREDENTIAL_SIGNING_KEY": str(tmp_path / "keys" / "permits_signing_key.pem"),
@@ -46,14 +48,17 @@ def service_config(database, keys, tmp_path):
 
 
 @pytest.fixture
-def container(container_factory, rabbit_config, service_config):
+def container(container_factory, rabbit_config, service_config, callers):
     container = container_factory(PermitsService, service_config)
     container.start()
+    container.callers = callers
     return container
 
 
 def rpc(container, method: str, *args):
-    with entrypoint_hook(container, method) as call:
+    """Call as a supervisor (may do everything the permits service offers)."""
+    context = container.callers.context("supervisor")
+    with entrypoint_hook(container, method, context_data=context) as call:
         return call(*args)
 
 
@@ -105,7 +110,7 @@ def test_lifecycle_changes_are_recorded_with_history_and_events_in_order(kit, co
     assert extended_event["previous_valid_until"] == until.isoformat()
     assert extended_event["valid_until"] == new_until
     assert events[2][1]["changes"] == {"region": "AM-SH"}
-    assert events[5][1]["revoked_by"] == "officer.anna"
+    assert events[5][1]["revoked_by"] == "supervisor"  # the caller; a body cannot name another
     assert all(data["application_id"] == permit["application_id"] for _, data in events)
 
 
@@ -237,11 +242,12 @@ def test_expire_due_uses_the_given_day_and_is_idempotent(kit, container, keys):
 
 
 def test_the_timer_expires_permits_when_the_clock_moves(
-    kit, container_factory, rabbit_config, service_config, keys
+    kit, container_factory, rabbit_config, service_config, keys, callers
 ):
     config = {**service_config, "EXPIRY_CHECK_INTERVAL": 0.2, "CLOCK_OFFSET_DAYS": 400}
     container = container_factory(PermitsService, config)
     container.start()
+    container.callers = callers
     number = issue(kit, container, keys, start=date.today(), days=30)
 
     def expired() -> bool:
@@ -317,3 +323,25 @@ def test_a_change_to_an_unknown_or_revoked_permit_is_refused_and_changes_nothing
     events = events_for(kit, container, case["application_id"])
     assert [kind for kind, _ in events] == ["permit_issuance_refused"]
     assert rpc(container, "get", number)["valid_until"] == revoked["valid_until"]
+
+
+def test_only_a_supervisor_revokes_and_a_call_without_a_token_is_refused(kit, container, keys):
+    number = issue(kit, container, keys)
+    before = rpc(container, "get", number)
+    refusals = [
+        (container.callers.context("decision_officer"), Forbidden),
+        (container.callers.context("agency"), Forbidden),
+        ({}, Unauthenticated),  # no token at all
+    ]
+    for context, error in refusals:
+        with (
+            entrypoint_hook(container, "revoke", context_data=context) as revoke,
+            pytest.raises(error),
+        ):
+            revoke(number, {"reason": "fraud"})
+    with (
+        entrypoint_hook(container, "get", context_data=container.callers.context("agency")) as get,
+        pytest.raises(Forbidden),
+    ):
+        get(number)
+    assert rpc(container, "get", number) == before

@@ -25,12 +25,18 @@ def keys(tmp_path):
 
 
 @pytest.fixture
-def container(container_factory, rabbit_config, make_database, keys):
+def container(container_factory, rabbit_config, make_database, keys, callers):
     _, public_path = keys
-    config = {"DATABASE_URL": make_database("permits"), "ATTESTATION_PUBLIC_KEY": str(public_path)}
+    config = {"DATABASE_URL": make_database("permits"), "ATTESTATION_PUBLIC_KEY": str(public_path),
+              **callers.config}  # fmt: skip
     container = container_factory(PermitsService, config)
     container.start()
+    container.callers = callers
     return container
+
+
+def hook(container, method: str):
+    return entrypoint_hook(container, method, context_data=container.callers.context("auditor"))
 
 
 def approval(private_key, case_id: str, **attestation_changes) -> dict:
@@ -109,11 +115,11 @@ def test_valid_attestation_gives_one_permit_even_when_approval_arrives_twice(con
     deliver(container, envelope(data))  # a second approval event for the same case
 
     number = domain.permit_number(date.today().year, 1)
-    with entrypoint_hook(container, "get") as get:
+    with hook(container, "get") as get:
         permit = get(number)
     assert permit["application_id"] == application_id
     assert permit["valid_from"] == data["contract"]["start_date"]
-    with entrypoint_hook(container, "get") as get, pytest.raises(NotFound):
+    with hook(container, "get") as get, pytest.raises(NotFound):
         get(domain.permit_number(date.today().year, 2))
 
 
@@ -132,7 +138,7 @@ def test_no_valid_attestation_no_permit(container, keys, tamper):
     private_key, _ = keys
     data = approval(private_key, str(uuid.uuid4()), **tamper)
     deliver(container, envelope(data))
-    with entrypoint_hook(container, "get") as get, pytest.raises(NotFound):
+    with hook(container, "get") as get, pytest.raises(NotFound):
         get(domain.permit_number(date.today().year, 1))
 
 

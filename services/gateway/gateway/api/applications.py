@@ -1,11 +1,12 @@
 """Routes for applications: file, list and search, read, act on a case (decide,
 send back, resubmit, withdraw, close, assign, pay), documents, history, notices.
 
-Who is acting comes from the ``X-WPIS-Role`` and ``X-WPIS-Actor`` headers (or
-``role`` / ``actor`` in a JSON body): a documented stand-in until W6 brings
-real accounts. The applications service checks the role against its
-transition table (403 for a role that may not act, 409 for a state that does
-not allow the action). See docs/applications.md.
+Who is acting is the logged-in caller (gateway/session.py): its access token
+travels in the worker context with every RPC call, and the applications
+service checks the role against its transition table (403 for a role that may
+not act, 409 for a state that does not allow the action; an employer gets 404
+for another employer's case). ``@allow`` is the gateway's first, coarser check.
+See docs/applications.md and docs/security.md.
 """
 
 from __future__ import annotations
@@ -31,6 +32,14 @@ from gateway.api.base import (
     json_response,
     malformed,
 )
+from gateway.session import PUBLIC, allow
+from wpis_common.caller import (
+    AUDITOR,
+    DECISION_OFFICER,
+    EMPLOYER,
+    INTAKE_OFFICER,
+    SUPERVISOR,
+)
 
 LIST_PARAMS = frozenset(
     {"status", "kind", "employer", "nationality", "submitted_from", "submitted_to", "overdue",
@@ -39,7 +48,10 @@ LIST_PARAMS = frozenset(
 MULTIPART_OVERHEAD = 64 * 1024  # form fields and part headers around the file
 SAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
 # Errors of the applications service the shared mapping does not know.
-EXTRA_ERRORS = {"Forbidden": (403, "forbidden")}
+EXTRA_ERRORS: dict[str, tuple[int, str]] = {}
+OFFICERS = (INTAKE_OFFICER, DECISION_OFFICER, SUPERVISOR)
+CASE_READERS = (EMPLOYER, *OFFICERS, AUDITOR)
+DOCUMENT_READERS = (EMPLOYER, *OFFICERS)  # not the auditor: documents hold personal data
 
 
 class ApplicationsApi(ApiBase):
@@ -49,20 +61,22 @@ class ApplicationsApi(ApiBase):
     # -- filing, reading, listing ----------------------------------------------------
 
     @http("POST", f"{API}/applications")
+    @allow(EMPLOYER)
     def submit_application(self, request: Request) -> Response:
-        payload, who, problem = _json_and_who(request)
+        payload, problem = domain.parse_json_body(request.get_data())
         if problem:
             return self.audited(request, malformed(problem))
-        response = self._call(lambda: self.applications.submit(payload, who), 201)
+        response = self._call(lambda: self.applications.submit(payload), 201)
         return self.audited(request, response, subject=_created_id(response))
 
     @http("GET", f"{API}/applications")
+    @allow(*CASE_READERS)
     def list_applications(self, request: Request) -> Response:
         unknown = sorted(set(request.args) - LIST_PARAMS)
         if unknown:
             return invalid({name: ["unknown query parameter"] for name in unknown})
         filters = _list_filters(request)
-        response = self._call(lambda: self.applications.search(filters, _who(request)))
+        response = self._call(lambda: self.applications.search(filters))
         if response.status_code != 200:
             return response
         page = json.loads(response.get_data())
@@ -75,75 +89,88 @@ class ApplicationsApi(ApiBase):
         return answer
 
     @http("GET", f"{API}/applications/<string:application_id>")
+    @allow(*CASE_READERS)
     def get_application(self, request: Request, application_id: str) -> Response:
-        return self._call(lambda: self.applications.get(application_id, _who(request)))
+        return self._call(lambda: self.applications.get(application_id))
 
     @http("GET", f"{API}/applications/<string:application_id>/history")
+    @allow(*CASE_READERS)
     def application_history(self, request: Request, application_id: str) -> Response:
-        return self._call(lambda: self.applications.history(application_id, _who(request)))
+        return self._call(lambda: self.applications.history(application_id))
 
     @http("GET", f"{API}/application-rules")
+    @allow(PUBLIC)
     def application_rules(self, request: Request) -> Response:
         return self._call(lambda: self.applications.rules())
 
     @http("GET", f"{API}/applications/<string:application_id>/notifications")
+    @allow(*OFFICERS, AUDITOR)
     def application_notifications(self, request: Request, application_id: str) -> Response:
         return self.call(lambda: self.notifications.deliveries_for(application_id))
 
     # -- acting on a case --------------------------------------------------------------
 
     @http("POST", f"{API}/applications/<string:application_id>/decision")
+    @allow(DECISION_OFFICER, SUPERVISOR)
     def decide(self, request: Request, application_id: str) -> Response:
         return self._act(request, application_id, self.applications.decide)
 
     @http("POST", f"{API}/applications/<string:application_id>/send-back")
+    @allow(*OFFICERS)
     def send_back(self, request: Request, application_id: str) -> Response:
         return self._act(request, application_id, self.applications.send_back)
 
     @http("POST", f"{API}/applications/<string:application_id>/resubmit")
+    @allow(EMPLOYER)
     def resubmit(self, request: Request, application_id: str) -> Response:
         return self._act(request, application_id, self.applications.resubmit, empty_ok=True)
 
     @http("POST", f"{API}/applications/<string:application_id>/withdraw")
+    @allow(EMPLOYER)
     def withdraw(self, request: Request, application_id: str) -> Response:
         return self._act(request, application_id, self.applications.withdraw, empty_ok=True)
 
     @http("POST", f"{API}/applications/<string:application_id>/close")
+    @allow(SUPERVISOR)
     def close(self, request: Request, application_id: str) -> Response:
         return self._act(request, application_id, self.applications.close)
 
     @http("POST", f"{API}/applications/<string:application_id>/assignment")
+    @allow(*OFFICERS)
     def assign(self, request: Request, application_id: str) -> Response:
         return self._act(request, application_id, self.applications.assign)
 
     @http("POST", f"{API}/applications/<string:application_id>/fee")
+    @allow(EMPLOYER, INTAKE_OFFICER, SUPERVISOR)
     def pay_fee(self, request: Request, application_id: str) -> Response:
         return self._act(request, application_id, self.applications.pay_fee)
 
     @http("POST", f"{API}/applications/<string:application_id>/submit")
+    @allow(EMPLOYER)
     def submit_draft(self, request: Request, application_id: str) -> Response:
-        _payload, who, problem = _json_and_who(request, empty_ok=True)
+        _payload, problem = _json_body(request, empty_ok=True)
         if problem:
             return self.audited(request, malformed(problem), application_id)
-        response = self._call(lambda: self.applications.submit_draft(application_id, who))
+        response = self._call(lambda: self.applications.submit_draft(application_id))
         return self.audited(request, response, application_id)
 
     # -- documents ---------------------------------------------------------------------
 
     @http("GET", f"{API}/applications/<string:application_id>/documents")
+    @allow(*DOCUMENT_READERS)
     def list_documents(self, request: Request, application_id: str) -> Response:
-        return self._call(lambda: self.applications.documents_of(application_id, _who(request)))
+        return self._call(lambda: self.applications.documents_of(application_id))
 
     @http("POST", f"{API}/applications/<string:application_id>/documents", own_body_limit=True)
+    @allow(EMPLOYER, INTAKE_OFFICER)
     def upload_document(self, request: Request, application_id: str) -> Response:
         response = self._upload(request, application_id)
         return self.audited(request, response, application_id)
 
     @http("GET", f"{API}/applications/<string:application_id>/documents/<string:document_id>")
+    @allow(*DOCUMENT_READERS)
     def download_document(self, request: Request, application_id: str, document_id: str):
-        answer = self._call(
-            lambda: self.applications.document(application_id, document_id, _who(request))
-        )
+        answer = self._call(lambda: self.applications.document(application_id, document_id))
         if answer.status_code != 200:
             return answer
         document = json.loads(answer.get_data())
@@ -185,18 +212,17 @@ class ApplicationsApi(ApiBase):
             "content_type": upload.mimetype or None,
             "content": base64.b64encode(content).decode(),
         }
-        who = _who(request)
-        return self._call(lambda: self.applications.add_document(application_id, payload, who), 201)
+        return self._call(lambda: self.applications.add_document(application_id, payload), 201)
 
     # -- helpers -----------------------------------------------------------------------
 
     def _act(
         self, request: Request, application_id: str, method: Callable, empty_ok: bool = False
     ) -> Response:
-        payload, who, problem = _json_and_who(request, empty_ok)
+        payload, problem = _json_body(request, empty_ok)
         if problem:
             return self.audited(request, malformed(problem), application_id)
-        response = self._call(lambda: method(application_id, payload, who))
+        response = self._call(lambda: method(application_id, payload))
         return self.audited(request, response, application_id)
 
     def _call(self, rpc_call: Callable[[], Any], success_status: int = 200) -> Response:
@@ -219,26 +245,10 @@ class ApplicationsApi(ApiBase):
         return json_response(status, domain.body_from_details(code, caught[0].value))
 
 
-def _who(request: Request, body: Any = None) -> dict[str, Any]:
-    body = body if isinstance(body, dict) else {}
-    return {
-        "role": request.headers.get("X-WPIS-Role") or body.get("role"),
-        "actor": request.headers.get("X-WPIS-Actor") or body.get("actor"),
-    }
-
-
-def _json_and_who(
-    request: Request, empty_ok: bool = False
-) -> tuple[Any, dict[str, Any], str | None]:
+def _json_body(request: Request, empty_ok: bool = False) -> tuple[Any, str | None]:
     if empty_ok and not request.get_data().strip():
-        return {}, _who(request), None
-    payload, problem = domain.parse_json_body(request.get_data())
-    if problem:
-        return None, _who(request), problem
-    who = _who(request, payload)
-    if isinstance(payload, dict):
-        payload = {key: value for key, value in payload.items() if key not in ("role", "actor")}
-    return payload, who, None
+        return {}, None
+    return domain.parse_json_body(request.get_data())
 
 
 def _list_filters(request: Request) -> dict[str, Any]:

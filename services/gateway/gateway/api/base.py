@@ -1,6 +1,6 @@
 """What every route module shares: the ``http`` entrypoint with the request
-limits and JSON errors, JSON answers, RPC calls with a deadline, error mapping
-and the audit trail."""
+limits and JSON errors, JSON answers, RPC calls with a deadline, error mapping,
+and naming the subject of an audit entry (gateway/session.py)."""
 
 from __future__ import annotations
 
@@ -17,9 +17,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
 from gateway import domain
-from gateway.models import AuditEntry
 from wpis_common.config import setting
-from wpis_common.envelope import utc_now
 
 log = logging.getLogger(__name__)
 API = "/api/v1"
@@ -152,6 +150,7 @@ class ApiBase:
     """Helpers for route mixins; the service provides ``db`` and the RPC proxies."""
 
     db: Any
+    session: Any
 
     def call(self, rpc_call: Callable[[], Any], success_status: int = 200) -> Response:
         """Run an RPC call with a deadline and map its answer or error to HTTP."""
@@ -173,17 +172,8 @@ class ApiBase:
         return json_response(success_status, result)
 
     def audited(self, request: Request, response: Response, subject: str | None = None) -> Response:
-        """Record a state-changing request and its answer in the audit trail."""
-        with self.db.unit_of_work() as uow:
-            uow.session.add(
-                AuditEntry(
-                    at=utc_now(),
-                    actor="anonymous",
-                    method=request.method,
-                    path=request.path,
-                    status=response.status_code,
-                    remote_addr=request.remote_addr,
-                    subject=subject,
-                )
-            )
+        """Name the subject of a state-changing request for its audit entry (the
+        ``Session`` provider records every state-changing request, with its caller)."""
+        if subject:
+            self.session.subject = subject
         return response

@@ -1,8 +1,8 @@
 """Replay for agencies: a producer's events after a sequence number, in order.
 
 ``GET /api/v1/events?producer=permits&after=<sequence>&limit=<n>`` asks the
-producer's ``events_after`` RPC (wpis_common.replay). Access is meant for the
-agency role once roles exist (W6).
+producer's ``events_after`` RPC (wpis_common.replay). For the agency, auditor and
+supervisor roles (docs/security.md).
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from nameko.rpc import ClusterRpc
 from werkzeug.wrappers import Request, Response
 
 from gateway.api.base import API, ApiBase, http, invalid
+from gateway.session import allow
+from wpis_common.caller import AGENCY, AUDITOR, SUPERVISOR
 from wpis_common.errors import InvalidInput
 from wpis_common.replay import DEFAULT_LIMIT, PRODUCERS, page, validate_page
 
@@ -19,6 +21,7 @@ class EventsApi(ApiBase):
     event_logs = ClusterRpc()
 
     @http("GET", f"{API}/events")
+    @allow(AGENCY, AUDITOR, SUPERVISOR)
     def replay_events(self, request: Request) -> Response:
         producer = request.args.get("producer", "")
         try:

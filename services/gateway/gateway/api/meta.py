@@ -13,6 +13,7 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from gateway.api.base import API, ApiBase, http
+from gateway.session import PUBLIC, allow
 
 METHOD_ORDER = ("get", "post", "put", "patch", "delete")
 
@@ -24,10 +25,12 @@ def spec_text() -> str:
 
 class MetaApi(ApiBase):
     @http("GET", f"{API}/openapi.json")
+    @allow(PUBLIC)
     def openapi(self, request: Request) -> Response:
         return Response(spec_text(), mimetype="application/json")
 
     @http("GET", f"{API}/docs")
+    @allow(PUBLIC)
     def api_docs(self, request: Request) -> Response:
         return Response(render_docs(json.loads(spec_text())), mimetype="text/html")
 

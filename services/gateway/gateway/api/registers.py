@@ -19,6 +19,10 @@ from werkzeug.wrappers import Request, Response
 
 from gateway import domain
 from gateway.api.base import API, ApiBase, error_response, http, malformed, not_found
+from gateway.session import PUBLIC, allow
+from wpis_common.caller import AUDITOR, DECISION_OFFICER, INTAKE_OFFICER, SUPERVISOR
+
+READERS = (INTAKE_OFFICER, DECISION_OFFICER, SUPERVISOR, AUDITOR)
 
 PERMIT_ACTIONS = frozenset({"extend", "amend", "suspend", "reinstate", "revoke", "cancel"})
 
@@ -27,10 +31,12 @@ class RegistersApi(ApiBase):
     verify_limit: Any
 
     @http("GET", f"{API}/permits/<string:number>")
+    @allow(*READERS)
     def get_permit(self, request: Request, number: str) -> Response:
         return self.call(lambda: self.permits.get(number))
 
     @http("POST", f"{API}/permits/<string:number>/<string:action>")
+    @allow(DECISION_OFFICER, SUPERVISOR)
     def change_permit(self, request: Request, number: str, action: str) -> Response:
         if action not in PERMIT_ACTIONS:
             allowed = {"allowed": sorted(PERMIT_ACTIONS)}
@@ -42,6 +48,7 @@ class RegistersApi(ApiBase):
         return self.audited(request, response, number)
 
     @http("GET", f"{API}/permits/<string:number>/document")
+    @allow(*READERS)
     def permit_document(self, request: Request, number: str) -> Response:
         answer = self.call(lambda: self.permits.document(number))
         if answer.status_code != 200:
@@ -54,16 +61,19 @@ class RegistersApi(ApiBase):
         )
 
     @http("GET", f"{API}/contracts/<string:contract_id>")
+    @allow(*READERS)
     def get_contract(self, request: Request, contract_id: str) -> Response:
         return self.call(lambda: self.contracts.get(contract_id))
 
     # -- public verification ------------------------------------------------------
 
     @http("GET", f"{API}/verify/keys")
+    @allow(PUBLIC)
     def verify_keys(self, request: Request) -> Response:
         return self.call(lambda: self.permits.credential_key())
 
     @http("GET", f"{API}/verify/<string:number>")
+    @allow(PUBLIC)
     def verify_permit(self, request: Request, number: str) -> Response:
         if limited := self._rate_limited(request):
             return limited
@@ -71,12 +81,14 @@ class RegistersApi(ApiBase):
         return self.call(lambda: self.permits.verify(number, options))
 
     @http("GET", f"{API}/verify/token/<string:token>")
+    @allow(PUBLIC)
     def verify_by_token(self, request: Request, token: str) -> Response:
         if limited := self._rate_limited(request):
             return limited
         return self.call(lambda: self.permits.verify_token(token, _verify_options(request)))
 
     @http("GET", "/verify")
+    @allow(PUBLIC)
     def verify_page(self, request: Request) -> Response:
         number = request.args.get("number", "").strip()
         if not number:
@@ -88,6 +100,7 @@ class RegistersApi(ApiBase):
         return _page(number, request.args.get("date_of_birth", ""), fragment)
 
     @http("GET", "/verify/token/<string:token>")
+    @allow(PUBLIC)
     def verify_page_by_token(self, request: Request, token: str) -> Response:
         if limited := self._rate_limited(request):
             return _page("", "", _verdict_html(429, json.loads(limited.get_data())), limited)

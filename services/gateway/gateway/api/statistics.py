@@ -17,6 +17,10 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from gateway.api.base import API, ApiBase, http, invalid, not_found
+from gateway.session import PUBLIC, allow
+from wpis_common.caller import ADMIN, AUDITOR, DECISION_OFFICER, INTAKE_OFFICER, SUPERVISOR
+
+READERS = (INTAKE_OFFICER, DECISION_OFFICER, SUPERVISOR, AUDITOR, ADMIN)
 
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 EXPORT_FORMATS = ("csv", "json", "dictionary")
@@ -26,16 +30,19 @@ class StatisticsApi(ApiBase):
     statistics: Any
 
     @http("GET", f"{API}/statistics")
+    @allow(*READERS)
     def statistics_catalog(self, request: Request) -> Response:
         return self.call(lambda: self.statistics.catalog())
 
     @http("GET", f"{API}/statistics/<string:measure>")
+    @allow(*READERS)
     def statistics_query(self, request: Request, measure: str) -> Response:
         # A repeated parameter means the same as a comma-separated one.
         params = {key: ",".join(request.args.getlist(key)) for key in request.args}
         return self.call(lambda: self.statistics.query(measure, params))
 
     @http("GET", f"{API}/statistics/export/<string:fmt>")
+    @allow(PUBLIC)
     def statistics_export(self, request: Request, fmt: str) -> Response:
         if fmt not in EXPORT_FORMATS:
             return not_found(f"export formats: {', '.join(EXPORT_FORMATS)}")
@@ -58,6 +65,7 @@ class StatisticsApi(ApiBase):
         )
 
     @http("GET", "/statistics")
+    @allow(PUBLIC)
     def statistics_page(self, request: Request) -> Response:
         return self._text(lambda: self.statistics.dashboard(), "text/html")
 
