@@ -55,7 +55,9 @@ benchlib = sys.modules["benchlib"] = importlib.util.module_from_spec(_benchlib_s
 _benchlib_spec.loader.exec_module(benchlib)
 percentile = benchlib.percentile
 
+from wpis_common.signing import AUTH_KEY_STEM, load_private_key  # noqa: E402
 from wpis_common.suite import Suite, running_suite  # noqa: E402
+from wpis_common.testing import caller_context  # noqa: E402
 
 IDENTITY_HANDLER = "on_application_submitted"
 
@@ -198,7 +200,13 @@ def _ready(suite: Suite, name: str) -> bool:
 
 
 def measure(suite: Suite, rpc_calls: int, events: int, concurrency: int) -> dict[str, Any]:
-    with config.patch({"AMQP_URI": suite.amqp_uri}), ClusterRpcClient() as client:
+    # Calls carry an employer's access token, signed with the suite's key (docs/security.md).
+    key = load_private_key(suite.base_dir / "keys" / f"{AUTH_KEY_STEM}.pem")
+    context = caller_context(key, "ararat", "employer", "02563412")
+    with (
+        config.patch({"AMQP_URI": suite.amqp_uri}),
+        ClusterRpcClient(context_data=context) as client,
+    ):
         return _measure(suite, client, rpc_calls, events, concurrency)
 
 

@@ -152,7 +152,8 @@ def get_case(suite: Suite, application_id: str, user: str = OFFICER) -> dict:
 
 
 def get_permit(suite: Suite, number: str) -> dict:
-    response = requests.get(api(suite, f"/permits/{number}"), headers=OFFICER, timeout=15)
+    headers = auth_headers(suite, OFFICER)
+    response = requests.get(api(suite, f"/permits/{number}"), headers=headers, timeout=15)
     assert response.status_code == 200, response.text
     return response.json()
 

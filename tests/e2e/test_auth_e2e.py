@@ -54,7 +54,7 @@ def test_login_me_refresh_and_logout_revokes_both_tokens(suite):
     assert out.status_code == 200
     after = requests.get(f"{api(suite)}/auth/me", headers=new_bearer, timeout=TIMEOUT)
     assert after.status_code == 401
-    assert "revoked" in after.json()["message"]
+    assert "revoked" in after.json()["error"]["message"]
     dead_refresh = requests.post(
         f"{api(suite)}/auth/refresh",
         json={"refresh_token": new["refresh_token"]},

@@ -40,14 +40,24 @@ def application(passport: str) -> dict:
     }  # fmt: skip
 
 
-def wpis(suite: Suite, tmp_path: Path, *args: str, role: str = "decision_officer"):
-    headers = api_auth_headers(role, "officer.anna", suite.gateway_url)
-    header_args = [arg for name, value in headers.items() for arg in ("-H", f"{name}: {value}")]
-    env = {**os.environ, "WPIS_CONFIG_DIR": str(tmp_path / "cli"), "COLUMNS": "220"}
+def wpis(suite: Suite, tmp_path: Path, *args: str, user: str = "officer", password: str = ""):
+    """Run the CLI as a demo account (each account keeps its own config directory)."""
+    env = {**os.environ, "WPIS_CONFIG_DIR": str(tmp_path / f"cli-{user}"), "COLUMNS": "220"}
+    if password:
+        env["WPIS_PASSWORD"] = password
     return subprocess.run(
-        [WPIS, "--url", suite.gateway_url, *header_args, *args],
+        [WPIS, "--url", suite.gateway_url, *args],
         capture_output=True, text=True, timeout=60, env=env,
     )  # fmt: skip
+
+
+def log_in(suite: Suite, tmp_path: Path, user: str) -> None:
+    wrong = wpis(suite, tmp_path, "login", "--username", user, user=user, password="wrong")
+    assert wrong.returncode != 0 and "401" in wrong.stderr
+    done = wpis(suite, tmp_path, "login", "--username", user, user=user, password=f"demo-{user}")
+    assert done.returncode == 0, done.stderr
+    stored = next((tmp_path / f"cli-{user}").iterdir())
+    assert stored.stat().st_mode & 0o077 == 0  # the token file is the user's alone
 
 
 def case_status(suite: Suite, application_id: str) -> dict:
@@ -69,6 +79,8 @@ def test_an_officer_works_a_case_with_the_cli(suite: Suite, tmp_path: Path):
         timeout=30, what="identity check",
     )  # fmt: skip
 
+    log_in(suite, tmp_path, "officer")
+    log_in(suite, tmp_path, "auditor")
     listed = wpis(suite, tmp_path, "cases", "list", "--status", "in_review")
     assert listed.returncode == 0, listed.stderr
     assert case_id[:8] in listed.stdout and "Ararat Build LLC" in listed.stdout
@@ -102,7 +114,10 @@ def test_an_officer_works_a_case_with_the_cli(suite: Suite, tmp_path: Path):
     unknown = wpis(suite, tmp_path, "permits", "verify", "WP-0000-000000")
     assert unknown.returncode in (1, 3)
 
-    events = wpis(suite, tmp_path, "events", "replay", "--producer", "applications", "--from", "0")
+    events = wpis(
+        suite, tmp_path, "events", "replay", "--producer", "applications", "--from", "0",
+        user="auditor",
+    )  # fmt: skip
     assert events.returncode == 0, events.stderr
     assert "applications.application_submitted" in events.stdout
     assert case_id in events.stdout

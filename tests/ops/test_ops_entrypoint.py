@@ -20,7 +20,7 @@ import pytest
 import requests
 
 from wpis_common.migrate import SERVICES_WITH_DATABASES
-from wpis_common.signing import generate_key_pair
+from wpis_common.signing import AUTH_KEY_STEM, generate_key_pair
 from wpis_common.suite import REPO_ROOT, RabbitAdmin, free_port
 from wpis_common.testing import fresh_database, wait_for
 
@@ -42,6 +42,7 @@ def vhost_uri() -> Iterator[str]:
 def base_env(tmp_path: Path, amqp_uri: str) -> dict[str, str]:
     keys = tmp_path / "keys"
     generate_key_pair(keys)
+    generate_key_pair(keys, AUTH_KEY_STEM)  # access tokens: the gateway signs, services verify
     env = {key: value for key, value in os.environ.items() if not key.endswith("_DATABASE_URL")}
     env.update(
         PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
@@ -50,6 +51,8 @@ def base_env(tmp_path: Path, amqp_uri: str) -> dict[str, str]:
         IDMS_URL=f"http://127.0.0.1:{free_port()}",  # not needed to start
         IDENTITY_SIGNING_KEY=str(keys / "identity_signing_key.pem"),
         IDENTITY_VERIFY_KEY=str(keys / "identity_signing_key.pub.pem"),
+        AUTH_SIGNING_KEY=str(keys / f"{AUTH_KEY_STEM}.pem"),
+        AUTH_PUBLIC_KEYS=str(keys / f"{AUTH_KEY_STEM}.pub.pem"),
         GATEWAY_ADDRESS="127.0.0.1",
         GATEWAY_PORT=str(free_port()),
         NOTIFICATIONS_OUTBOX_DIR=str(tmp_path / "outbox"),
