@@ -197,7 +197,8 @@ def webhook_receiver(
 ) -> Iterator[WebhookReceiver]:
     """The receiver on ``port`` (default: a free one); its URL is :func:`receiver_url`."""
     port = port or free_port()
-    command = [sys.executable, "-m", "notifications.testing", "--secret", secret]
+    # "--secret=..." in one argument: a secret may start with "-" (token_urlsafe)
+    command = [sys.executable, "-m", "notifications.testing", f"--secret={secret}"]
     command += ["--fail-first", str(fail_first), "--port", str(port), "--delay", str(delay)]
     with _process(command, stdout=subprocess.DEVNULL) as process:
         _wait_for_port(port, process)
