@@ -9,6 +9,7 @@ SQLite that matters because its busy wait would block the eventlet hub.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,10 @@ from wpis_common.tables import MessagingTables
 log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+# ADR-013: in WAL mode NORMAL survives any process crash and fsyncs at checkpoints;
+# FULL also fsyncs every commit (power-loss durability), at ten times the cost.
+SQLITE_SYNCHRONOUS_ENV = "WPIS_SQLITE_SYNCHRONOUS"
+SQLITE_SYNCHRONOUS_LEVELS = ("NORMAL", "FULL", "EXTRA")
 
 
 def create_db_engine(url: str, pool_size: int = 15) -> Engine:
@@ -50,7 +55,18 @@ def _make_psycopg_cooperative() -> None:
         psycopg.waiting.wait = psycopg.waiting.wait_select
 
 
+def sqlite_synchronous() -> str:
+    """The ``PRAGMA synchronous`` level for SQLite: NORMAL unless the environment says."""
+    level = os.environ.get(SQLITE_SYNCHRONOUS_ENV, "").strip().upper() or "NORMAL"
+    if level not in SQLITE_SYNCHRONOUS_LEVELS:
+        raise RuntimeError(
+            f"{SQLITE_SYNCHRONOUS_ENV}={level!r}: use one of {', '.join(SQLITE_SYNCHRONOUS_LEVELS)}"
+        )
+    return level
+
+
 def _sqlite_engine(url: str, database: str | None) -> Engine:
+    synchronous = sqlite_synchronous()
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
@@ -59,6 +75,7 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()
