@@ -2,10 +2,15 @@
 
 Section 1, the public path (``--http``, what an employer's check costs):
 starts the suite as real processes, bulk-loads N permits (default 1,000,000)
-into the permits service's database, then C concurrent clients (default 16)
-GET ``/api/v1/verify/<number>`` on the gateway for random numbers (10 %
-unknown): lookups per second and p50/p99 latency as the client sees them. The
-gateway's per-client rate limit is lifted for the run (VERIFY_RATE_*).
+into the permits service's database and the gateway's verification read model
+(ADR-014; as if their ``permit_issued`` events had been applied), then C
+concurrent clients (default 16; keep-alive connections, ``http.client``: a
+lean client, since it shares the 2 cores) GET ``/api/v1/verify/<number>`` on
+the gateway for random numbers (10 % unknown, which the gateway asks of the
+register): lookups per second and p50/p99 latency as the client sees them.
+Then it revokes ``--revocations`` permits through the API and reports how long
+each took to show in the public answer (p50/max). The gateway's per-client
+rate limit is lifted for the run (VERIFY_RATE_*).
 
 Section 2, the register (no HTTP, no RPC): bulk-loads N permits
 straight into a fresh permits
@@ -47,7 +52,10 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
+from http.client import HTTPConnection
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 # bench/ stays off sys.path: a bench module must never shadow a service package
 BENCH_DIR = Path(__file__).resolve().parent
@@ -117,6 +125,50 @@ def bulk_load(url: str, count: int) -> float:
         else:
             _insert_sqlite(engine, count)
     finally:
+        engine.dispose()
+    return time.perf_counter() - started
+
+
+READ_MODEL_COLUMNS = (
+    "number", "status", "valid_from", "valid_until", "ends_on", "employer_name", "job_title",
+    "holder_birth_date", "sequence",
+)  # fmt: skip
+
+
+def read_model_rows(count: int) -> Iterator[tuple]:
+    """The gateway's verification entries for the same permits (bulk_rows)."""
+    for number, _, status, holder, _, _, _, valid_from, valid_until, *_ in bulk_rows(count):
+        birth = json.loads(holder)["date_of_birth"]
+        yield (number, status, valid_from.isoformat(), valid_until.isoformat(), None,
+               "Ararat Build LLC", "Welder", birth, 0)  # fmt: skip
+
+
+def bulk_load_read_model(url: str, count: int) -> float:
+    started = time.perf_counter()
+    engine = create_db_engine(url, pool_size=1)
+    columns = ", ".join(READ_MODEL_COLUMNS)
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        if engine.dialect.name == "postgresql":
+            with cursor.copy(f"COPY verification_entries ({columns}) FROM STDIN") as copy:
+                for row in read_model_rows(count):
+                    copy.write_row(row)
+        else:
+            placeholders = ", ".join("?" for _ in READ_MODEL_COLUMNS)
+            statement = f"INSERT INTO verification_entries ({columns}) VALUES ({placeholders})"
+            rows = read_model_rows(count)
+            while batch := [row for _, row in zip(range(BATCH), rows, strict=False)]:
+                cursor.executemany(statement, batch)
+        raw.commit()
+        cursor.execute(
+            "ANALYZE verification_entries" if engine.dialect.name != "sqlite" else "ANALYZE"
+        )
+        raw.commit()
+        if engine.dialect.name == "sqlite":
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        raw.close()
         engine.dispose()
     return time.perf_counter() - started
 
@@ -278,7 +330,9 @@ def _counters(permits: int) -> list[dict]:
     return counters
 
 
-def run_public(backend: str, permits: int, lookups: int, clients: int) -> dict[str, float]:
+def run_public(
+    backend: str, permits: int, lookups: int, clients: int, revocations: int
+) -> dict[str, float]:
     """Start the suite (rate limit lifted), load ``permits`` and measure the public path."""
     os.environ["WPIS_TEST_DB"] = backend
     from wpis_common.suite import running_suite
@@ -288,19 +342,17 @@ def run_public(backend: str, permits: int, lookups: int, clients: int) -> dict[s
         tempfile.TemporaryDirectory() as scratch,
         running_suite(Path(scratch), extra_env=unlimited) as suite,
     ):
-        figures = measure_public(
-            suite.gateway_url, suite.database_urls["permits"], permits, lookups, clients
-        )
+        figures = measure_public(suite, permits, lookups, clients, revocations)
     print(public_line(backend, clients, lookups, figures), flush=True)
     return figures
 
 
 def measure_public(
-    gateway_url: str, permits_url: str, permits: int, lookups: int, clients: int
+    suite: Any, permits: int, lookups: int, clients: int, revocations: int
 ) -> dict[str, float]:
     """GET /api/v1/verify/<number> on a running suite after bulk-loading ``permits``."""
-    load_seconds = bulk_load(permits_url, permits)
-    api = f"{gateway_url}/api/v1/verify"
+    load_seconds = bulk_load(suite.database_urls["permits"], permits)
+    load_seconds += bulk_load_read_model(suite.database_urls["gateway"], permits)
     rng = random.Random(17)
     numbers = [
         bulk_number(rng.randrange(permits))
@@ -308,27 +360,35 @@ def measure_public(
         else domain.permit_number(1999, rng.randrange(permits) + 1)
         for _ in range(lookups)
     ]
-    sessions = [requests.Session() for _ in range(clients)]
-
+    address = urlsplit(suite.gateway_url)
+    connections = [
+        HTTPConnection(address.hostname, address.port, timeout=30) for _ in range(clients)
+    ]
     errors: list[int] = []
 
     def check(i: int) -> float:
         started = time.perf_counter()
-        response = sessions[i % clients].get(f"{api}/{numbers[i]}", timeout=30)
+        status, body = _get(connections[i % clients], f"/api/v1/verify/{numbers[i]}")
         elapsed = time.perf_counter() - started
-        if response.status_code != 200:  # e.g. a 504: the gateway's RPC timed out
-            errors.append(response.status_code)
+        if status != 200:  # e.g. a 504: the gateway's RPC timed out
+            errors.append(status)
         else:
-            assert response.json()["result"] in ("valid", "not_valid", "unknown")
+            assert json.loads(body)["result"] in ("valid", "not_valid", "unknown")
         return elapsed
 
+    # one client per connection: map each connection's share in its own thread
+    def client(index: int) -> list[float]:
+        return [check(i) for i in range(index, lookups, clients)]
+
     with ThreadPoolExecutor(max_workers=clients) as pool:
-        list(pool.map(check, range(min(200, lookups // 5))))  # warm up
+        list(pool.map(lambda i: [check(j) for j in range(i, min(200, lookups // 5), clients)],
+                      range(clients)))  # warm up  # fmt: skip
         errors.clear()
         started = time.perf_counter()
-        latencies = list(pool.map(check, range(lookups)))
+        latencies = [value for share in pool.map(client, range(clients)) for value in share]
         seconds = time.perf_counter() - started
     ms = [value * 1000 for value in latencies]
+    lags = revocation_lags(suite, connections[0], permits, revocations)
     return {
         "permits": permits,
         "load_s": load_seconds,
@@ -336,14 +396,53 @@ def measure_public(
         "p50": percentile(ms, 50),
         "p99": percentile(ms, 99),
         "errors": len(errors),
+        "revoked": len(lags),
+        "revoke_p50": percentile(lags, 50) if lags else 0.0,
+        "revoke_max": max(lags, default=0.0),
     }
+
+
+def _get(connection: HTTPConnection, path: str) -> tuple[int, bytes]:
+    connection.request("GET", path)
+    response = connection.getresponse()
+    return response.status, response.read()
+
+
+def revocation_lags(
+    suite: Any, connection: HTTPConnection, permits: int, count: int
+) -> list[float]:
+    """Revoke ``count`` valid permits through the API; ms until each shows as revoked."""
+    from wpis_common.testing import auth_headers
+
+    lags = []
+    for index in range(0, permits, max(1, permits // max(count, 1)))[:count]:
+        number = bulk_number(index)
+        _, body = _get(connection, f"/api/v1/verify/{number}")
+        if json.loads(body)["result"] != "valid":
+            continue
+        revoked = requests.post(
+            f"{suite.gateway_url}/api/v1/permits/{number}/revoke",
+            json={"reason": "benchmark"},
+            headers=auth_headers(suite, "supervisor"),
+            timeout=30,
+        )
+        answered = time.perf_counter()
+        assert revoked.status_code == 200, revoked.text
+        deadline = answered + 30
+        while json.loads(_get(connection, f"/api/v1/verify/{number}")[1])["reason"] != "revoked":
+            assert time.perf_counter() < deadline, f"revocation of {number} not visible in 30 s"
+            time.sleep(0.002)
+        lags.append((time.perf_counter() - answered) * 1000)
+    return lags
 
 
 def public_line(backend: str, clients: int, lookups: int, figures: dict[str, float]) -> str:
     return (
         f"public: backend={backend} permits={figures['permits']} load={figures['load_s']:.1f}s "
         f"clients={clients} lookups={lookups} lookups_per_s={figures['per_s']:.0f} "
-        f"p50={figures['p50']:.1f}ms p99={figures['p99']:.1f}ms errors={figures['errors']}"
+        f"p50={figures['p50']:.1f}ms p99={figures['p99']:.1f}ms errors={figures['errors']} "
+        f"revocations={figures['revoked']} revocation_visible_p50={figures['revoke_p50']:.0f}ms "
+        f"revocation_visible_max={figures['revoke_max']:.0f}ms"
     )
 
 
@@ -355,15 +454,16 @@ def main() -> int:
     parser.add_argument("--issues", type=int, default=500)
     parser.add_argument("--http", action="store_true", help="the public path only (section 1)")
     parser.add_argument("--clients", type=int, default=16, help="concurrent clients (--http)")
+    parser.add_argument("--revocations", type=int, default=20, help="revocations timed (--http)")
     parser.add_argument("--smoke", action="store_true", help="tiny run (CI), SQLite only")
     args = parser.parse_args()
     if args.smoke:
         args.backend, args.permits, args.lookups, args.issues = "sqlite", 300, 50, 10
-        args.clients = 4
+        args.clients, args.revocations = 4, 2
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     for backend in backends:
         if args.http:
-            run_public(backend, args.permits, args.lookups, args.clients)
+            run_public(backend, args.permits, args.lookups, args.clients, args.revocations)
         if not args.http:
             run_backend(backend, args.permits, args.lookups, args.issues)
     return 0

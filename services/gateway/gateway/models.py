@@ -1,12 +1,13 @@
-"""The gateway's own tables: accounts, refresh tokens, revoked access tokens, and the
-audit trail of state-changing requests."""
+"""The gateway's own tables: accounts, refresh tokens, revoked access tokens, the
+audit trail of state-changing requests, and the public verification read model
+with its log of checks."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Integer, String
+from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from wpis_common.tables import UTCDateTime, messaging_tables
@@ -70,3 +71,37 @@ class RevokedToken(Base):
 
     jti: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class VerificationEntry(Base):
+    """The public verification read model (ADR-014): one row per permit in the
+    register, kept current by the permits service's events. ``sequence`` is the
+    last applied event's, so a replayed or late event never undoes a newer one."""
+
+    __tablename__ = "verification_entries"
+
+    number: Mapped[str] = mapped_column(String(20), primary_key=True)
+    status: Mapped[str] = mapped_column(String(20))
+    valid_from: Mapped[date]
+    valid_until: Mapped[date]
+    ends_on: Mapped[date | None]
+    employer_name: Mapped[str] = mapped_column(String(200))
+    job_title: Mapped[str | None] = mapped_column(String(120))
+    holder_birth_date: Mapped[date]
+    sequence: Mapped[int] = mapped_column(BigInteger)
+
+
+class VerificationCheck(Base):
+    """One public check answered from the read model: when, which permit, the
+    client's address, the answer (written in batches; ADR-014)."""
+
+    __tablename__ = "verification_checks"
+    __table_args__ = (Index("ix_verification_checks_client_at", "client", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime]
+    permit_number: Mapped[str | None] = mapped_column(String(20), index=True)
+    channel: Mapped[str] = mapped_column(String(10))
+    client: Mapped[str | None] = mapped_column(String(64))
+    result: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(String(40))

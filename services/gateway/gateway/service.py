@@ -21,11 +21,13 @@ from gateway.api import meta as meta_api
 from gateway.api import notifications as notifications_api
 from gateway.api import registers as registers_api
 from gateway.api import statistics as statistics_api
+from gateway.api import verification_feed
 from gateway.api.base import error_response, http, json_response
 from gateway.models import MESSAGING
 from gateway.ratelimit import VerifyRateLimit
 from gateway.schemas import EVENTS
 from gateway.session import PUBLIC, Session, allow
+from gateway.verification import CheckLog
 from wpis_common.dependencies import Database
 
 
@@ -42,6 +44,7 @@ class GatewayService(
     notifications_api.NotificationsApi,
     statistics_api.StatisticsApi,
     meta_api.MetaApi,
+    verification_feed.VerificationFeed,
 ):
     name = "gateway"
 
@@ -53,6 +56,7 @@ class GatewayService(
     identity_gateway = ServiceRpc("identity_gateway")
     statistics = ServiceRpc("statistics")
     verify_limit = VerifyRateLimit()
+    verification = CheckLog()
     session = Session()
 
     @http("GET", "/healthz")

@@ -8,41 +8,22 @@ mistyped number is caught before any lookup.
 from __future__ import annotations
 
 import calendar
-import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from enum import StrEnum
 
-from stdnum.iso7064 import mod_37_36
-
+from wpis_common.permit_rules import (  # noqa: F401  (the register's rules, shared: ADR-014)
+    MAX_SEQUENCE,
+    NUMBER_PATTERN,
+    REASONS,
+    PermitStatus,
+    dates_of_birth_match,
+    is_well_formed_number,
+    last_valid_day,
+    permit_number,
+    standing_on,
+)
 from wpis_common.signing import document_fingerprint
-
-NUMBER_PATTERN = re.compile(r"^WP-(\d{4})-(\d{6})-([0-9A-Z])$")
-
-
-class PermitStatus(StrEnum):
-    ISSUED = "issued"
-    SUSPENDED = "suspended"
-    REVOKED = "revoked"
-    CANCELLED = "cancelled"
-    EXPIRED = "expired"
-
-
-MAX_SEQUENCE = 999_999
-
-
-def permit_number(year: int, sequence: int) -> str:
-    if not 1 <= sequence <= MAX_SEQUENCE:
-        raise ValueError(f"permit sequence {sequence} is outside 1..{MAX_SEQUENCE}")
-    body = f"WP{year:04d}{sequence:06d}"
-    return f"WP-{year:04d}-{sequence:06d}-{mod_37_36.calc_check_digit(body)}"
-
-
-def is_well_formed_number(number: str) -> bool:
-    match = NUMBER_PATTERN.match(number)
-    if not match:
-        return False
-    return mod_37_36.is_valid(f"WP{match.group(1)}{match.group(2)}{match.group(3)}")
 
 
 @dataclass(frozen=True)
@@ -238,42 +219,5 @@ def job_changes(current_job: dict, requested: dict) -> dict:
     return changes
 
 
-def last_valid_day(valid_until: date, ends_on: date | None) -> date:
-    """A cancellation from a date ends validity the day before it."""
-    if ends_on is None:
-        return valid_until
-    return min(valid_until, ends_on - timedelta(days=1))
-
-
-# Why a permit found in the register is not valid: a code and its public wording.
-REASONS = {
-    "suspended": "the permit is suspended",
-    "revoked": "the permit has been revoked",
-    "cancelled": "the permit has been cancelled",
-    "expired": "the permit has expired",
-    "not_yet_valid": "the permit is not yet valid",
-}
-
-
-def standing_on(
-    status: str, valid_from: date, valid_until: date, ends_on: date | None, day: date
-) -> str | None:
-    """None when the permit is valid on ``day``, else the reason code (REASONS)."""
-    if status in (PermitStatus.SUSPENDED, PermitStatus.REVOKED):
-        return str(status)
-    if status == PermitStatus.CANCELLED and (ends_on is None or day >= ends_on):
-        return "cancelled"
-    if status == PermitStatus.EXPIRED or day > valid_until:
-        return "expired"
-    if day < valid_from:
-        return "not_yet_valid"
-    return None
-
-
 def is_valid_on(status: str, valid_from: date, valid_until: date, day: date) -> bool:
     return standing_on(status, valid_from, valid_until, None, day) is None
-
-
-def dates_of_birth_match(recorded: str | date, given: date) -> bool:
-    recorded_date = recorded if isinstance(recorded, date) else date.fromisoformat(recorded)
-    return recorded_date == given

@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from wpis_common.envelope import EventCatalog, EventSpec
+from wpis_common.permit_rules import PublicVerificationSchema  # noqa: F401  (ADR-014)
 
 
 class HolderSchema(Schema):
@@ -69,23 +70,6 @@ class PermitSchema(Schema):
     flag_reason = fields.String(allow_none=True)
     allowed_actions = fields.List(fields.String())
     history = fields.List(fields.Dict())
-
-
-class PublicVerificationSchema(Schema):
-    """The public answer: valid or why not, validity dates, employer name, job title.
-
-    Nothing else: no holder, no document, no internal status or flags."""
-
-    number = fields.String(allow_none=True)
-    result = fields.String(validate=validate.OneOf(["valid", "not_valid", "unknown"]))
-    valid = fields.Boolean()
-    reason = fields.String(allow_none=True)
-    message = fields.String(allow_none=True)
-    valid_from = fields.Date(allow_none=True)
-    valid_until = fields.Date(allow_none=True)
-    employer_name = fields.String(allow_none=True)
-    job_title = fields.String(allow_none=True)
-    checked_at = fields.AwareDateTime(format="iso")
 
 
 class HistoryEntrySchema(Schema):

@@ -21,15 +21,14 @@ from sqlalchemy import select
 from permits import domain
 from permits.lifecycle import load_request
 from permits.models import Permit, VerificationLogEntry
-from permits.schemas import PublicVerificationSchema, VerifyRequestSchema
+from permits.schemas import VerifyRequestSchema
+from wpis_common import permit_rules as rules
 from wpis_common.db import UnitOfWork
 from wpis_common.envelope import utc_now
 from wpis_common.errors import InvalidInput
 
 log = logging.getLogger(__name__)
 
-MALFORMED = "not a valid permit number (format or check character)"
-UNKNOWN = "no permit matches"
 TOKEN_LENGTH = 43  # secrets.token_urlsafe(32)
 
 
@@ -45,7 +44,7 @@ def by_number(
     number = (number or "").strip().upper()
     if not domain.is_well_formed_number(number):
         log.info("verification of a malformed number from %s", request["client"])
-        return _answer(number, "unknown", reason="malformed_number", message=MALFORMED)
+        return rules.malformed_answer(number)
     given_birth_date = request["date_of_birth"]
     if policy.require_date_of_birth and given_birth_date is None:
         raise InvalidInput({"date_of_birth": ["the holder's date of birth is required"]})
@@ -75,38 +74,19 @@ def by_token(uow: UnitOfWork, token: str, options: Any, today: date) -> dict[str
 
 
 def _judge(number: str | None, permit: Permit | None, today: date) -> dict[str, Any]:
-    if permit is None:
-        return _answer(number, "unknown", message=UNKNOWN)
-    reason = domain.standing_on(
-        permit.status, permit.valid_from, permit.valid_until, permit.ends_on, today
-    )
-    return _answer(
-        permit.number,
-        "valid" if reason is None else "not_valid",
-        reason=reason,
-        message=domain.REASONS.get(reason or "", "the permit is valid"),
+    return rules.judge(number, standing(permit) if permit is not None else None, today)
+
+
+def standing(permit: Permit) -> rules.Standing:
+    return rules.Standing(
+        number=permit.number,
+        status=permit.status,
         valid_from=permit.valid_from,
-        valid_until=domain.last_valid_day(permit.valid_until, permit.ends_on),
+        valid_until=permit.valid_until,
+        ends_on=permit.ends_on,
         employer_name=permit.employer["name"],
         job_title=permit.job.get("title"),
     )
-
-
-def _answer(number: str | None, result: str, **found: Any) -> dict[str, Any]:
-    answer = {
-        "number": number,
-        "result": result,
-        "valid": result == "valid",
-        "reason": None,
-        "message": None,
-        "valid_from": None,
-        "valid_until": None,
-        "employer_name": None,
-        "job_title": None,
-        "checked_at": utc_now(),
-        **found,
-    }
-    return PublicVerificationSchema().dump(answer)
 
 
 def _log(

@@ -3,7 +3,8 @@
 Officer and employer actions on a permit go to the permits service, which
 owns the state machine (409 for an action the permit's status does not
 allow). Public verification (JSON API and the HTML page at ``/verify``) is
-rate limited per client address (429 with Retry-After).
+rate limited per client address (429 with Retry-After) and answered from the
+gateway's read model (gateway/verification.py, ADR-014).
 """
 
 from __future__ import annotations
@@ -18,9 +19,19 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from gateway import domain
-from gateway.api.base import API, ApiBase, error_response, http, malformed, not_found
+from gateway.api.base import (
+    API,
+    ApiBase,
+    error_response,
+    http,
+    invalid,
+    json_response,
+    malformed,
+    not_found,
+)
 from gateway.session import PUBLIC, allow
 from wpis_common.caller import AUDITOR, DECISION_OFFICER, INTAKE_OFFICER, SUPERVISOR
+from wpis_common.errors import InvalidInput
 
 READERS = (INTAKE_OFFICER, DECISION_OFFICER, SUPERVISOR, AUDITOR)
 
@@ -29,6 +40,7 @@ PERMIT_ACTIONS = frozenset({"extend", "amend", "suspend", "reinstate", "revoke",
 
 class RegistersApi(ApiBase):
     verify_limit: Any
+    verification: Any
 
     @http("GET", f"{API}/permits/<string:number>")
     @allow(*READERS)
@@ -77,8 +89,7 @@ class RegistersApi(ApiBase):
     def verify_permit(self, request: Request, number: str) -> Response:
         if limited := self._rate_limited(request):
             return limited
-        options = _verify_options(request)
-        return self.call(lambda: self.permits.verify(number, options))
+        return self._check(number, _verify_options(request))
 
     @http("GET", f"{API}/verify/token/<string:token>")
     @allow(PUBLIC)
@@ -95,7 +106,7 @@ class RegistersApi(ApiBase):
             return _page(number, "", "")
         if limited := self._rate_limited(request):
             return _page(number, "", _verdict_html(429, json.loads(limited.get_data())), limited)
-        answer = self.call(lambda: self.permits.verify(number, _verify_options(request)))
+        answer = self._check(number, _verify_options(request))
         fragment = _verdict_html(answer.status_code, json.loads(answer.get_data()))
         return _page(number, request.args.get("date_of_birth", ""), fragment)
 
@@ -107,6 +118,16 @@ class RegistersApi(ApiBase):
         answer = self.call(lambda: self.permits.verify_token(token, _verify_options(request)))
         body = json.loads(answer.get_data())
         return _page(body.get("number") or "", "", _verdict_html(answer.status_code, body))
+
+    def _check(self, number: str, options: dict[str, Any]) -> Response:
+        """From the read model (ADR-014); a number it does not hold, from the register."""
+        try:
+            answer = self.verification.check(number, options)
+        except InvalidInput as error:
+            return invalid(error.details["errors"])
+        if answer is None:
+            return self.call(lambda: self.permits.verify(number, options))
+        return json_response(200, answer)
 
     def _rate_limited(self, request: Request) -> Response | None:
         wait = self.verify_limit.take(request.remote_addr or "unknown")
