@@ -38,7 +38,7 @@ from typing import Any
 
 import requests
 
-from wpis_common.testing import login
+from wpis_common.testing import auth_headers_at
 
 # bench/ stays off sys.path: a bench module must never shadow a service package
 BENCH_DIR = Path(__file__).resolve().parent
@@ -163,20 +163,9 @@ def application(passport: str) -> dict:
     }
 
 
-_TOKENS: dict[tuple[str, str], dict[str, str]] = {}
-
-
-def bearer(gateway: str, username: str) -> dict[str, str]:
-    """Headers of a demo account (the suite seeds them; password demo-<username>)."""
-    if (gateway, username) not in _TOKENS:
-        token = login(gateway, username)["access_token"]
-        _TOKENS[gateway, username] = {"Authorization": f"Bearer {token}"}
-    return _TOKENS[gateway, username]
-
-
 def wpis_flow(session: requests.Session, gateway: str, idms: str) -> FlowTimes:
     api = f"{gateway}/api/v1"
-    employer, officer = bearer(gateway, "ararat"), bearer(gateway, "officer")
+    employer, officer = auth_headers_at(gateway, "ararat"), auth_headers_at(gateway, "officer")
     passport = random_passport()
     session.post(
         f"{idms}/admin/persons", json=person(passport), timeout=HTTP_TIMEOUT
@@ -306,7 +295,7 @@ def wpis_on(suite, n: int, c: int, rate: float | None = None) -> Run:
     pids = {name: process.pid for name, process in suite.processes.items()}
     warm = max(2, min(c, 16))
     for username in ("ararat", "officer"):  # log in once, before the clients start
-        bearer(suite.gateway_url, username)
+        auth_headers_at(suite.gateway_url, username)
     drive("warm-up", wpis_flow, suite.gateway_url, suite.idms_url, pids, warm, c)
     return drive("WPIS", wpis_flow, suite.gateway_url, suite.idms_url, pids, n, c, rate)
 

@@ -36,7 +36,7 @@ from typing import Any
 
 import requests
 
-from wpis_common.testing import login
+from wpis_common.testing import auth_headers_at
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -73,20 +73,9 @@ def application(index: int) -> dict[str, Any]:
     }  # fmt: skip
 
 
-_TOKENS: dict[tuple[str, str], dict[str, str]] = {}
-
-
-def bearer(gateway_url: str, username: str) -> dict[str, str]:
-    """Headers of a demo account (the suite seeds them; password demo-<username>)."""
-    if (gateway_url, username) not in _TOKENS:
-        token = login(gateway_url, username)["access_token"]
-        _TOKENS[gateway_url, username] = {"Authorization": f"Bearer {token}"}
-    return _TOKENS[gateway_url, username]
-
-
 def submit_all(gateway_url: str, count: int, clients: int, offset: int = 0) -> list[str]:
     session = requests.Session()
-    session.headers.update(bearer(gateway_url, "ararat"))
+    session.headers.update(auth_headers_at(gateway_url, "ararat"))
 
     def submit(index: int) -> str:
         response = session.post(
@@ -101,7 +90,7 @@ def submit_all(gateway_url: str, count: int, clients: int, offset: int = 0) -> l
 
 def identity_checks(gateway_url: str, application_id: str) -> list[dict[str, Any]]:
     url = f"{gateway_url}/api/v1/applications/{application_id}/identity-checks"
-    response = requests.get(url, headers=bearer(gateway_url, "officer"), timeout=30)
+    response = requests.get(url, headers=auth_headers_at(gateway_url, "officer"), timeout=30)
     response.raise_for_status()
     return list(response.json()["checks"])
 
@@ -118,7 +107,7 @@ def statuses(gateway_url: str) -> dict[str, dict[str, Any]]:
     response = requests.get(
         f"{gateway_url}/api/v1/applications",
         params={"limit": 500},
-        headers=bearer(gateway_url, "officer"),
+        headers=auth_headers_at(gateway_url, "officer"),
         timeout=30,
     )
     response.raise_for_status()
@@ -220,7 +209,7 @@ def run(suite: Any, n: int, c: int, outage_n: int, outage_seconds: float) -> dic
     """Both phases against a running suite (wpis_common.suite.Suite)."""
     gateway_url = suite.gateway_url
     for username in ("ararat", "officer"):  # log in once, before the clients start
-        bearer(gateway_url, username)
+        auth_headers_at(gateway_url, username)
     warm_up = submit_all(gateway_url, min(n, 10), c, offset=50_000)
     wait_until(lambda: checks_done(gateway_url, warm_up), DONE_TIMEOUT, "the warm-up")
     figures = throughput(gateway_url, n, c)

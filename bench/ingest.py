@@ -35,6 +35,8 @@ from pathlib import Path
 
 import requests
 
+from wpis_common.testing import auth_headers_at
+
 # bench/ stays off sys.path (its modules must not shadow the service packages)
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != BENCH_DIR]
@@ -57,7 +59,7 @@ def signed_in_sessions(gateway: str, username: str, count: int) -> list[requests
     """HTTP sessions acting as a demo account (the suite seeds them)."""
     sessions = [requests.Session() for _ in range(count)]
     for session in sessions:
-        session.headers.update(flow.bearer(gateway, username))
+        session.headers.update(auth_headers_at(gateway, username))
     return sessions
 
 

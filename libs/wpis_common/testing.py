@@ -88,12 +88,7 @@ def api_auth_headers(role: str, actor: str | None = None, gateway_url: str = "")
     """HTTP headers that make a test's request act as ``role``: the bearer token of
     the suite's demo account for that role (``actor`` is kept for readability; the
     account's username is who acts)."""
-    username = DEMO_USER_OF_ROLE[role]
-    key = (gateway_url, username)
-    with _TOKENS_LOCK:
-        if key not in _TOKENS:
-            _TOKENS[key] = login(gateway_url, username)["access_token"]
-    return {"Authorization": f"Bearer {_TOKENS[key]}"}
+    return auth_headers_at(gateway_url, DEMO_USER_OF_ROLE[role])
 
 
 # -- callers (docs/security.md) ---------------------------------------------------------
@@ -164,15 +159,27 @@ class Callers:
         return caller_context(self.private_key, username or role, role, tax_id)
 
 
-_TOKENS: dict[tuple[str, str], str] = {}
+# (gateway URL, username) -> (access token, when to log in again, on the monotonic clock)
+_TOKENS: dict[tuple[str, str], tuple[str, float]] = {}
 _TOKENS_LOCK = threading.Lock()
 
 
-def auth_headers(suite: Any, username: str) -> dict[str, str]:
-    """``{"Authorization": "Bearer ..."}`` for a demo account of a running suite
-    (cached per suite and user: logins are rate limited)."""
-    key = (suite.gateway_url, username)
+def auth_headers_at(gateway_url: str, username: str) -> dict[str, str]:
+    """``{"Authorization": "Bearer ..."}`` for a demo account at a gateway, cached per
+    (gateway, user) since logins are rate limited; logs in again shortly before the
+    token expires (access tokens last 15 minutes unless the gateway says otherwise)."""
+    key = (gateway_url, username)
     with _TOKENS_LOCK:  # clients in threads: one login each, not one per thread
-        if key not in _TOKENS:
-            _TOKENS[key] = login(suite.gateway_url, username)["access_token"]
-    return {"Authorization": f"Bearer {_TOKENS[key]}"}
+        token, renew_at = _TOKENS.get(key, ("", 0.0))
+        now = time.monotonic()
+        if now >= renew_at:
+            answer = login(gateway_url, username)
+            lifetime = float(answer.get("expires_in") or 900)
+            token = answer["access_token"]
+            _TOKENS[key] = token, now + lifetime - min(60.0, lifetime / 4)
+    return {"Authorization": f"Bearer {token}"}
+
+
+def auth_headers(suite: Any, username: str) -> dict[str, str]:
+    """``auth_headers_at`` for a running suite (``wpis_common.suite``)."""
+    return auth_headers_at(suite.gateway_url, username)

@@ -25,13 +25,13 @@ import requests
 
 from gateway.console.forms import submission_from_form
 from national_idms.testing import AdminClient
+from wpis_common.browser import CHROMIUM
 from wpis_common.suite import Suite
 from wpis_common.testing import auth_headers
 
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
 EMPLOYER = ("ararat", "demo-ararat")  # the demo accounts (docs/security.md), dev only
 OFFICER = ("officer", "demo-officer")
 

@@ -18,6 +18,7 @@ import requests
 from nameko.exceptions import RemoteError
 from nameko.standalone.rpc import ClusterRpcClient
 
+from wpis_common.browser import CHROMIUM
 from wpis_common.envelope import Envelope
 from wpis_common.outbox import AmqpEventPublisher
 from wpis_common.suite import Suite
@@ -27,7 +28,6 @@ from wpis_statistics import samples
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
 CHARTS = (
     "permits-by-month",
     "top-nationalities",

@@ -14,8 +14,9 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -85,7 +86,7 @@ def client() -> Client:
     return Client(resolve_url(state.url_option, config), config.access_token, state.headers)
 
 
-def fail(error: ApiError) -> None:
+def fail(error: ApiError) -> NoReturn:
     err.print(
         fmt.error_text(error.status, error.code, error.message, error.fields),
         style="red",
@@ -96,6 +97,24 @@ def fail(error: ApiError) -> None:
 
 def show_json(value: Any) -> None:
     sys.stdout.write(fmt.to_json(value))
+
+
+def call(request: Callable[[], Any]) -> Any:
+    """The API's answer to ``request``; on an API error, print its body and exit 1."""
+    try:
+        return request()
+    except ApiError as error:
+        fail(error)
+
+
+def respond(request: Callable[[], Any], render: Callable[[Any], None]) -> Any:
+    """Call the API and print its answer: as JSON with --json, else with ``render``."""
+    answer = call(request)
+    if state.as_json:
+        show_json(answer)
+    else:
+        render(answer)
+    return answer
 
 
 # -- account -------------------------------------------------------------------------
@@ -117,10 +136,7 @@ def login(
     password = password or typer.prompt("Password", hide_input=True)
     config = Config.load()
     config.url = resolve_url(state.url_option, config)
-    try:
-        tokens = Client(config.url, headers=state.headers).login(username, password)
-    except ApiError as error:
-        fail(error)
+    tokens = call(lambda: Client(config.url, headers=state.headers).login(username, password))
     config.username = username
     config.access_token = tokens.get("access_token")
     config.refresh_token = tokens.get("refresh_token")
@@ -191,29 +207,22 @@ def list_cases(
 ) -> None:
     """The queue: applications matching the filters (overdue ones in red)."""
     filters = _filters(status, kind, employer, nationality, overdue, assigned_to, search, limit)
-    try:
-        items = client().list_cases(filters, all_pages)
-    except ApiError as error:
-        fail(error)
-    if state.as_json:
-        show_json(items)
-    else:
-        out.print(fmt.cases_table(items))
+    respond(
+        lambda: client().list_cases(filters, all_pages),
+        lambda items: out.print(fmt.cases_table(items)),
+    )
 
 
 @cases_app.command("show")
 def show_case(application_id: str) -> None:
     """One application: applicant, job, identity, fee, deadline and its history."""
-    try:
-        case = client().get(f"/applications/{application_id}")
-    except ApiError as error:
-        fail(error)
-    if state.as_json:
-        show_json(case)
-        return
-    out.print(fmt.key_value_table(fmt.case_summary(case), title="Application"))
-    if case.get("history"):
-        out.print(fmt.history_table(case["history"]))
+
+    def render(case: dict[str, Any]) -> None:
+        out.print(fmt.key_value_table(fmt.case_summary(case), title="Application"))
+        if case.get("history"):
+            out.print(fmt.history_table(case["history"]))
+
+    respond(lambda: client().get(f"/applications/{application_id}"), render)
 
 
 @cases_app.command("decide")
@@ -245,14 +254,10 @@ def assign(application_id: str, officer: Annotated[str, typer.Argument(help="off
 
 
 def _act(application_id: str, action: str, body: dict[str, Any]) -> None:
-    try:
-        case = client().post(f"/applications/{application_id}/{action}", body)
-    except ApiError as error:
-        fail(error)
-    if state.as_json:
-        show_json(case)
-    else:
-        out.print(f"{case.get('id')}: now [bold]{case.get('status')}[/]")
+    respond(
+        lambda: client().post(f"/applications/{application_id}/{action}", body),
+        lambda case: out.print(f"{case.get('id')}: now [bold]{case.get('status')}[/]"),
+    )
 
 
 # -- permits -------------------------------------------------------------------------
@@ -261,14 +266,10 @@ def _act(application_id: str, action: str, body: dict[str, Any]) -> None:
 @permits_app.command("show")
 def show_permit(number: str) -> None:
     """A permit in the register, with its status history."""
-    try:
-        permit = client().get(f"/permits/{number}")
-    except ApiError as error:
-        fail(error)
-    if state.as_json:
-        show_json(permit)
-    else:
-        out.print(fmt.key_value_table(fmt.permit_summary(permit), title="Permit"))
+    respond(
+        lambda: client().get(f"/permits/{number}"),
+        lambda permit: out.print(fmt.key_value_table(fmt.permit_summary(permit), title="Permit")),
+    )
 
 
 @permits_app.command("verify")
@@ -279,15 +280,14 @@ def verify_permit(
     ] = None,
 ) -> None:
     """Is this permit valid today? (the public check). Exit status 3 if not valid."""
-    try:
-        answer = client().get(f"/verify/{number}", {"date_of_birth": date_of_birth})
-    except ApiError as error:
-        fail(error)
-    if state.as_json:
-        show_json(answer)
-    else:
+
+    def render(answer: dict[str, Any]) -> None:
         style = "green" if answer.get("result") == "valid" else "red"
         out.print(fmt.key_value_table(fmt.verification_summary(answer)), style=style)
+
+    answer = respond(
+        lambda: client().get(f"/verify/{number}", {"date_of_birth": date_of_birth}), render
+    )
     if answer.get("result") != "valid":
         raise typer.Exit(3)
 
@@ -307,22 +307,22 @@ def replay(
     until_end: Annotated[bool, typer.Option("--to-end/--one-page", help="read every page")] = True,
 ) -> None:
     """Print a producer's events after a sequence number, in order."""
-    api = client()
-    events: list[dict] = []
-    try:
+
+    def read() -> list[dict]:
+        api, start = client(), after
+        events: list[dict] = []
         while True:
-            page = api.events(producer, after, limit)
+            page = api.events(producer, start, limit)
             events += page["events"]
             if not until_end or not page["events"]:
-                break
-            after = page["next_after"]
-    except ApiError as error:
-        fail(error)
-    if state.as_json:
-        show_json(events)
-        return
-    for event in events:
-        out.print(fmt.event_line(event), markup=False, highlight=False)
+                return events
+            start = page["next_after"]
+
+    def render(events: list[dict]) -> None:
+        for event in events:
+            out.print(fmt.event_line(event), markup=False, highlight=False)
+
+    respond(read, render)
 
 
 @events_app.command("tail")
@@ -388,10 +388,7 @@ def export_cases(
     if file_format not in ("csv", "json"):
         raise typer.BadParameter("csv or json", param_hint="--format")
     filters = _filters(status, kind, employer, nationality, overdue, assigned_to, search, limit)
-    try:
-        items = client().list_cases(filters, all_pages=True)
-    except ApiError as error:
-        fail(error)
+    items = call(lambda: client().list_cases(filters, all_pages=True))
     text = fmt.to_csv(items) if file_format == "csv" else fmt.to_json(items)
     if output is None:
         sys.stdout.write(text)

@@ -15,15 +15,8 @@ import json
 import sys
 from typing import Any
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
+from wpis_common.browser import launch_chromium
+
 MARKS = ".series rect, .series path, .series circle"
 
 
@@ -31,9 +24,7 @@ def check(url: str, screenshot: str, timeout_ms: float = 60_000) -> dict[str, An
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
+        browser = launch_chromium(playwright)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.set_default_timeout(timeout_ms)

@@ -22,15 +22,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
+from wpis_common.browser import launch_chromium
+
 LAPTOP = {"width": 1280, "height": 860}
 # the smallest document the applications service accepts as a PDF (sniffed by its bytes)
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -203,9 +196,7 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
 
     Path(config["out"]).mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
+        browser = launch_chromium(playwright)
         try:
             context = browser.new_context(viewport=LAPTOP, locale="en-US")
             page = context.new_page()
