@@ -331,19 +331,28 @@ def _counters(permits: int) -> list[dict]:
 
 
 def run_public(
-    backend: str, permits: int, lookups: int, clients: int, revocations: int
+    backend: str,
+    permits: int,
+    lookups: int,
+    clients: int,
+    revocations: int,
+    unknown_locally: bool = False,
 ) -> dict[str, float]:
     """Start the suite (rate limit lifted), load ``permits`` and measure the public path."""
     os.environ["WPIS_TEST_DB"] = backend
     from wpis_common.suite import running_suite
 
-    unlimited = {"VERIFY_RATE_PER_MINUTE": "100000000", "VERIFY_RATE_BURST": "1000000"}
+    unlimited = {
+        "VERIFY_RATE_PER_MINUTE": "100000000",
+        "VERIFY_RATE_BURST": "1000000",
+        "VERIFY_UNKNOWN_LOCALLY": "true" if unknown_locally else "false",
+    }
     with (
         tempfile.TemporaryDirectory() as scratch,
         running_suite(Path(scratch), extra_env=unlimited) as suite,
     ):
         figures = measure_public(suite, permits, lookups, clients, revocations)
-    print(public_line(backend, clients, lookups, figures), flush=True)
+    print(public_line(backend, clients, lookups, figures), f"unknown_locally={unknown_locally}")
     return figures
 
 
@@ -454,6 +463,11 @@ def main() -> int:
     parser.add_argument("--issues", type=int, default=500)
     parser.add_argument("--http", action="store_true", help="the public path only (section 1)")
     parser.add_argument("--clients", type=int, default=16, help="concurrent clients (--http)")
+    parser.add_argument(
+        "--unknown-locally",
+        action="store_true",
+        help="the gateway answers numbers its read model lacks itself (VERIFY_UNKNOWN_LOCALLY)",
+    )
     parser.add_argument("--revocations", type=int, default=20, help="revocations timed (--http)")
     parser.add_argument("--smoke", action="store_true", help="tiny run (CI), SQLite only")
     args = parser.parse_args()
@@ -463,7 +477,14 @@ def main() -> int:
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     for backend in backends:
         if args.http:
-            run_public(backend, args.permits, args.lookups, args.clients, args.revocations)
+            run_public(
+                backend,
+                args.permits,
+                args.lookups,
+                args.clients,
+                args.revocations,
+                args.unknown_locally,
+            )
         if not args.http:
             run_backend(backend, args.permits, args.lookups, args.issues)
     return 0

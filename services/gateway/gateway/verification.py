@@ -13,7 +13,10 @@ register's own, shared in :mod:`wpis_common.permit_rules`.
   arrives before its permit's ``permit_issued`` raises :class:`NotYetIssued`
   and is retried (the consumer's delayed retry) until the issue has landed.
 * A number the read model does not hold is asked of the register (RPC): a
-  permit issued a moment ago is never reported unknown.
+  permit issued a moment ago is never reported unknown. ``VERIFY_UNKNOWN_LOCALLY``
+  answers such a number "unknown" at once instead (for a gateway whose read
+  model has followed the register from its first permit): the answer is then
+  as fresh as the read model, like a revocation.
 * Checks answered here are logged in ``verification_checks``, written in
   batches by :class:`CheckLog` (the register logs the checks it answers).
 """
@@ -214,14 +217,17 @@ _COLUMNS = (
 _LOOKUP = select(*_COLUMNS).where(VerificationEntry.number == bindparam("number"))
 
 
-def answer(engine: Engine, check: CheckRequest, today: date) -> dict[str, Any] | None:
-    """The public answer from the read model, or None when it does not hold the number."""
+def answer(
+    engine: Engine, check: CheckRequest, today: date, unknown_locally: bool = False
+) -> dict[str, Any] | None:
+    """The public answer from the read model; for a number it does not hold, None
+    (ask the register) or, with ``unknown_locally``, "unknown"."""
     if not rules.is_well_formed_number(check.number):
         return rules.malformed_answer(check.number)
     with engine.connect() as connection:
         row = connection.execute(_LOOKUP, {"number": check.number}).first()
     if row is None:
-        return None
+        return rules.judge(check.number, None, today) if unknown_locally else None
     *standing, birth_date = row
     if check.date_of_birth is not None and check.date_of_birth != birth_date:
         return rules.judge(check.number, None, today)  # the same answer as an unknown number
@@ -244,6 +250,7 @@ class CheckLog(DependencyProvider):
     def setup(self) -> None:
         self.engine = create_db_engine(required_setting("DATABASE_URL"), pool_size=10)
         self.require_birth_date = _flag(setting("VERIFY_REQUIRE_DATE_OF_BIRTH", False))
+        self.unknown_locally = _flag(setting("VERIFY_UNKNOWN_LOCALLY", False))
         self.interval = float(setting("VERIFY_LOG_FLUSH_INTERVAL", 0.5))
         self.timezone = ZoneInfo(str(setting("AUTHORITY_TIMEZONE", "Asia/Yerevan")))
         self.offset_days = int(setting("CLOCK_OFFSET_DAYS", 0))
@@ -268,7 +275,8 @@ class CheckLog(DependencyProvider):
     def check(self, number: str, options: dict[str, Any]) -> dict[str, Any] | None:
         """The answer from the read model (logged), or None: ask the register."""
         request = parse_request(number, options, self.require_birth_date)
-        result = answer(self.engine, request, authority_today(self.offset_days, self.timezone))
+        today = authority_today(self.offset_days, self.timezone)
+        result = answer(self.engine, request, today, self.unknown_locally)
         if result is not None:
             self.record(request, result)
         return result

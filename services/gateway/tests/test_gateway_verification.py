@@ -145,6 +145,9 @@ def test_the_second_factor_and_what_the_read_model_does_not_hold(engine):
     wrong = check(engine, date_of_birth="1990-04-13")
     assert (wrong["result"], wrong["message"]) == ("unknown", "no permit matches")
     assert check(engine, number_of(2027, 43)) is None  # ask the register
+    request = verification.parse_request(number_of(2027, 43), {}, require_birth_date=False)
+    local = verification.answer(engine, request, TODAY, unknown_locally=True)
+    assert (local["result"], local["message"]) == ("unknown", "no permit matches")
     typo = check(engine, NUMBER[:-1] + ("A" if NUMBER[-1] != "A" else "B"))
     assert (typo["result"], typo["reason"]) == ("unknown", "malformed_number")
 

@@ -38,6 +38,35 @@ READERS = (INTAKE_OFFICER, DECISION_OFFICER, SUPERVISOR, AUDITOR)
 PERMIT_ACTIONS = frozenset({"extend", "amend", "suspend", "reinstate", "revoke", "cancel"})
 
 
+RATE_CHECKED = "wpis.verify_rate_checked"
+
+
+def rate_limited(buckets: Any, request: Request) -> Response | None:
+    wait = buckets.take(request.remote_addr or "unknown")
+    if not wait:
+        return None
+    return error_response(
+        429,
+        "rate_limited",
+        "too many checks; retry later",
+        details={"retry_after": wait},
+        headers={"Retry-After": str(wait)},
+    )
+
+
+def verify_directly(providers: dict[str, Any], request: Request, number: str) -> Response | None:
+    """``GET /api/v1/verify/<number>`` from the read model, in the web server's green
+    thread (no worker, no RPC; ADR-014); None for a number it does not hold."""
+    request.environ[RATE_CHECKED] = True
+    if limited := rate_limited(providers["verify_limit"].buckets, request):
+        return limited
+    try:
+        answer = providers["verification"].check(number, _verify_options(request))
+    except InvalidInput as error:
+        return invalid(error.details["errors"])
+    return None if answer is None else json_response(200, answer)
+
+
 class RegistersApi(ApiBase):
     verify_limit: Any
     verification: Any
@@ -84,12 +113,14 @@ class RegistersApi(ApiBase):
     def verify_keys(self, request: Request) -> Response:
         return self.call(lambda: self.permits.credential_key())
 
-    @http("GET", f"{API}/verify/<string:number>")
+    @http("GET", f"{API}/verify/<string:number>", direct=verify_directly)
     @allow(PUBLIC)
     def verify_permit(self, request: Request, number: str) -> Response:
-        if limited := self._rate_limited(request):
+        """Reached only for what ``verify_directly`` left: numbers the read model
+        does not hold, asked of the register."""
+        if not request.environ.get(RATE_CHECKED) and (limited := self._rate_limited(request)):
             return limited
-        return self._check(number, _verify_options(request))
+        return self.call(lambda: self.permits.verify(number, _verify_options(request)))
 
     @http("GET", f"{API}/verify/token/<string:token>")
     @allow(PUBLIC)
@@ -130,16 +161,7 @@ class RegistersApi(ApiBase):
         return json_response(200, answer)
 
     def _rate_limited(self, request: Request) -> Response | None:
-        wait = self.verify_limit.take(request.remote_addr or "unknown")
-        if not wait:
-            return None
-        return error_response(
-            429,
-            "rate_limited",
-            "too many checks; retry later",
-            details={"retry_after": wait},
-            headers={"Retry-After": str(wait)},
-        )
+        return rate_limited(self.verify_limit, request)
 
 
 def _verify_options(request: Request) -> dict[str, Any]:
