@@ -385,11 +385,6 @@ class OutboxRelay:
                 ).all()
             )
 
-    def publish_pending(self) -> int:
-        """Publish (and mark) one batch of the events already numbered."""
-        self._numbered_ahead = 0
-        return self._publish_rows(self._numbered_unsent())
-
     def _publish_rows(self, rows: list[Any]) -> int:
         publish_batch = getattr(self._publish, "publish_batch", None)
         if publish_batch is not None:
