@@ -24,7 +24,7 @@ MARKERS = {
     "sqlite3 execute/commit": "sqlite3",
     "psycopg": "psycopg/",
     "marshmallow (schemas)": "marshmallow/",
-    "outbox relay (publish_pending)": "publish_pending",
+    "outbox relay (relay_once)": "relay_once",
     "blocking publish confirm (basic_publish_confirm)": "basic_publish_confirm",
     "nameko rpc (ServiceRpc calls/replies)": "nameko/rpc.py",
     "kombu/amqp (all AMQP I/O)": "amqp/",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import threading
 import uuid
 from typing import Any
 
@@ -10,7 +11,7 @@ import eventlet
 import pytest
 from kombu import Connection, Producer, Queue
 from marshmallow import Schema, fields
-from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
+from sqlalchemy import Column, Integer, MetaData, String, Table, event, func, insert, select
 
 from wpis_common import testing
 from wpis_common.db import UnitOfWork, create_db_engine, make_session_factory
@@ -364,12 +365,24 @@ def _envelopes(messages) -> list[Envelope]:
     return [Envelope.parse(message.payload) for message in messages]
 
 
-def _number_until_done(url: str, errors: Any) -> None:
-    """In a child process: number the outbox one event at a time until none is left."""
+class ConfirmEverything:
+    """A batch publisher whose broker confirms every event (no broker needed)."""
+
+    def __call__(self, envelope: Envelope) -> None:  # pragma: no cover - batches only
+        raise AssertionError("the relay publishes in batches")
+
+    def publish_batch(self, envelopes):
+        return len(envelopes), None
+
+
+def _number_until_done(url: str, errors: Any, mode: str) -> None:
+    """In a child process: number (or number, publish and mark) the outbox one event
+    at a time until none is left."""
     handle = MessagingDb(url)
-    relay = handle.relay(publish=None, batch_size=1)
+    relay = handle.relay(publish=ConfirmEverything(), batch_size=1)
+    step = relay.assign_sequences if mode == "number" else relay.relay_once
     try:
-        while relay.assign_sequences():
+        while step():
             pass
     except Exception as error:  # reported to the parent, which fails the test
         errors.put(repr(error))
@@ -377,14 +390,18 @@ def _number_until_done(url: str, errors: Any) -> None:
         handle.engine.dispose()
 
 
-def test_relays_in_separate_processes_never_hand_out_one_sequence_twice(db, tmp_path):
+# "relay": each mark also numbers the next event, in the same transaction.
+@pytest.mark.parametrize("mode", ["number", "relay"])
+def test_relays_in_separate_processes_never_hand_out_one_sequence_twice(db, tmp_path, mode):
     # Two instances of a service run two relays on one database (on SQLite, one file).
     total = 300
     ids = {db.record_thing(n) for n in range(total)}
     context = multiprocessing.get_context("fork")
     errors = context.Queue()
     url = db.engine.url.render_as_string(hide_password=False)
-    children = [context.Process(target=_number_until_done, args=(url, errors)) for _ in range(3)]
+    children = [
+        context.Process(target=_number_until_done, args=(url, errors, mode)) for _ in range(3)
+    ]
     for child in children:
         child.start()
     for child in children:
@@ -395,6 +412,88 @@ def test_relays_in_separate_processes_never_hand_out_one_sequence_twice(db, tmp_
     rows = db.outbox_rows()
     assert {row.event_id for row in rows} == ids
     assert sorted(row.sequence for row in rows) == list(range(1, total + 1))
+    if mode == "relay":
+        assert all(row.published_at is not None for row in rows)
+
+
+class WriteCounter:
+    """Counts the transactions that wrote (on SQLite each one waits for an fsync)."""
+
+    def __init__(self, engine):
+        self.count = 0
+        self._dirty: set[int] = set()
+        event.listen(engine, "before_cursor_execute", self._on_execute)
+        event.listen(engine, "commit", self._on_commit)
+        event.listen(engine, "rollback", self._on_rollback)
+
+    def _on_execute(self, connection, cursor, statement, *args) -> None:
+        if statement.lstrip().split(None, 1)[0].upper() in ("INSERT", "UPDATE", "DELETE"):
+            self._dirty.add(id(connection.connection.dbapi_connection))
+
+    def _on_commit(self, connection) -> None:
+        key = id(connection.connection.dbapi_connection)
+        if key in self._dirty:
+            self._dirty.discard(key)
+            self.count += 1
+
+    def _on_rollback(self, connection) -> None:
+        self._dirty.discard(id(connection.connection.dbapi_connection))
+
+
+def test_each_batch_is_marked_in_the_transaction_that_numbers_the_next(db):
+    for n in range(10):
+        db.record_thing(n)
+    writes = WriteCounter(db.engine)
+    relay = db.relay(ConfirmEverything(), batch_size=4)
+
+    assert relay.relay_once() == 4
+    rows = db.outbox_rows()
+    assert [row.sequence for row in rows] == [*range(1, 9), None, None]
+    assert [row.published_at is not None for row in rows] == [True] * 4 + [False] * 6
+    assert writes.count == 2  # numbered 1-4; marked 1-4 and numbered 5-8
+
+    assert [relay.relay_once() for _ in range(3)] == [4, 2, 0]
+    assert all(row.published_at is not None for row in db.outbox_rows())
+    assert writes.count == 4  # then one per batch: 5-8 with 9-10, 9-10 alone
+    assert relay.relay_once() == 0  # an idle poll writes nothing
+    assert writes.count == 4
+
+
+class CommitDuringPublish:
+    """Confirms every event; while the n-th batch is on the wire, a new event is
+    committed whose wake-up the relay has already consumed."""
+
+    def __init__(self, db: MessagingDb, on_batch: int):
+        self.db, self.on_batch, self.batches = db, on_batch, 0
+
+    def __call__(self, envelope: Envelope) -> None:  # pragma: no cover - batches only
+        raise AssertionError("the relay publishes in batches")
+
+    def publish_batch(self, envelopes):
+        self.batches += 1
+        if self.batches == self.on_batch:
+            self.db.record_thing(1000)
+        return len(envelopes), None
+
+
+def test_events_numbered_by_a_mark_go_out_in_the_same_round(db):
+    for n in range(4):
+        db.record_thing(n)
+    relay = db.relay(CommitDuringPublish(db, on_batch=2), batch_size=3, poll_interval=120)
+    runner = threading.Thread(target=relay.run, daemon=True)
+    runner.start()
+    try:
+        relay.wake()
+        # batch 1: events 1-3 (the mark numbers 4); batch 2: event 4 alone (the mark
+        # numbers the one committed meanwhile); it is published without another wake-up
+        wait_for(
+            lambda: all(row.published_at for row in db.outbox_rows()) and len(db.outbox_rows()),
+            what="every event published",
+        )
+    finally:
+        relay.stop()
+        runner.join(timeout=10)
+    assert [row.sequence for row in db.outbox_rows()] == [1, 2, 3, 4, 5]
 
 
 def test_a_batch_goes_out_with_streaming_confirms_in_order_like_single_publishes(

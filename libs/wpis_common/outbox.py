@@ -8,6 +8,11 @@ is published with streaming confirms (publish all, then wait for every ack):
 only the leading run of confirmed and routed events is marked sent, so an
 event the broker nacked or returned, and every event after it, is published
 again on the next round.
+The transaction that marks a batch sent also numbers the next batch (ADR-011):
+while events keep coming a batch costs one commit, not two; a batch that finds
+nothing numbered is numbered on its own first, and an idle poll writes nothing.
+Every relay transaction takes the write lock (the counter row) before anything
+else, so two relays on one database never hand out a sequence twice.
 A crash after publishing and before marking re-publishes the same event (same
 ``event_id`` and ``sequence``): delivery is at least once and consumers are
 idempotent. A rolled-back transaction never wrote its outbox rows.
@@ -252,6 +257,7 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._wakeup = threading.Event()
         self._stopped = threading.Event()
+        self._numbered_ahead = 0  # numbered by the last mark, not published yet
 
     def wake(self) -> None:
         self._wakeup.set()
@@ -267,7 +273,9 @@ class OutboxRelay:
             self._wakeup.wait(backoff)
             self._wakeup.clear()
             try:
-                while self.relay_once() == self._batch_size:
+                # Go on while a batch was full or its mark numbered the next one: those
+                # events may have been committed (and woken us) before this round began.
+                while self.relay_once() == self._batch_size or self._numbered_ahead:
                     pass
                 backoff = self._poll_interval
             except UnroutableEvent as error:
@@ -282,9 +290,13 @@ class OutboxRelay:
                 )
 
     def relay_once(self) -> int:
-        """Number and publish one batch; returns how many were published."""
-        self.assign_sequences()
-        return self.publish_pending()
+        """Publish one batch of numbered events, numbering one first if none is waiting;
+        returns how many were published (and marked)."""
+        self._numbered_ahead = 0
+        rows = self._numbered_unsent()
+        if not rows and self.assign_sequences():
+            rows = self._numbered_unsent()
+        return self._publish_rows(rows)
 
     def _has_unnumbered(self) -> bool:
         outbox = self._tables.outbox
@@ -295,70 +307,85 @@ class OutboxRelay:
         return found is not None
 
     def assign_sequences(self) -> int:
+        """Number the next batch of unnumbered events; returns how many."""
+        if not self._has_unnumbered():
+            return 0  # no write, no commit (an fsync on SQLite) on an idle poll
+        with self._session_factory() as session, session.begin():
+            self._take_write_lock(session)
+            return self._number_next_batch(session)
+
+    def _take_write_lock(self, session: Session) -> None:
+        """A no-op write first in every relay transaction: on SQLite it takes the
+        database's write lock before the counter is read (pysqlite runs a leading SELECT
+        outside any transaction, so two relays on one file would read the same counter);
+        on PostgreSQL it locks the counter row, always before any outbox row."""
+        counter = self._tables.outbox_sequence
+        session.execute(
+            update(counter)
+            .where(counter.c.producer == self.producer)
+            .values(last_sequence=counter.c.last_sequence)
+        )
+
+    def _number_next_batch(self, session: Session) -> int:
+        """Hand out the next sequence numbers; the caller took the write lock."""
         outbox, counter = self._tables.outbox, self._tables.outbox_sequence
         lock_counter = (
             select(counter.c.last_sequence)
             .where(counter.c.producer == self.producer)
             .with_for_update()
         )
-        # A no-op write first: on SQLite it takes the database's write lock before the
-        # counter is read (pysqlite runs a leading SELECT outside any transaction, so two
-        # relays on one file would read the same counter); on PostgreSQL it locks the row.
-        take_write_lock = (
+        # The counter first: the rows are then read once it is ours (on PostgreSQL a
+        # relay that waited for it sees what the other one numbered).
+        last = session.execute(lock_counter).scalar_one_or_none()
+        if last is None:
+            # Another relay may be creating the same row right now: let it win.
+            dialect = session.get_bind().dialect.name
+            insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+            session.execute(
+                insert(counter)
+                .values(producer=self.producer, last_sequence=0)
+                .on_conflict_do_nothing(index_elements=[counter.c.producer])
+            )
+            last = session.execute(lock_counter).scalar_one()
+        ids = (
+            session.execute(
+                select(outbox.c.id)
+                .where(outbox.c.sequence.is_(None))
+                .order_by(outbox.c.id)
+                .limit(self._batch_size)
+            )
+            .scalars()
+            .all()
+        )
+        if not ids:
+            return 0
+        numbering = [{"row_id": row_id, "seq": last + n} for n, row_id in enumerate(ids, 1)]
+        session.execute(
+            update(outbox)
+            .where(outbox.c.id == bindparam("row_id"))
+            .values(sequence=bindparam("seq")),
+            numbering,
+        )
+        session.execute(
             update(counter)
             .where(counter.c.producer == self.producer)
-            .values(last_sequence=counter.c.last_sequence)
+            .values(last_sequence=last + len(ids))
         )
-        if not self._has_unnumbered():
-            return 0  # no write, no commit (an fsync on SQLite) on an idle poll
-        with self._session_factory() as session, session.begin():
-            session.execute(take_write_lock)
-            last = session.execute(lock_counter).scalar_one_or_none()
-            if last is None:
-                # Another relay may be creating the same row right now: let it win.
-                dialect = session.get_bind().dialect.name
-                insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-                session.execute(
-                    insert(counter)
-                    .values(producer=self.producer, last_sequence=0)
-                    .on_conflict_do_nothing(index_elements=[counter.c.producer])
-                )
-                last = session.execute(lock_counter).scalar_one()
-            ids = (
-                session.execute(
-                    select(outbox.c.id)
-                    .where(outbox.c.sequence.is_(None))
-                    .order_by(outbox.c.id)
-                    .limit(self._batch_size)
-                )
-                .scalars()
-                .all()
-            )
-            if not ids:
-                return 0
-            numbering = [{"row_id": row_id, "seq": last + n} for n, row_id in enumerate(ids, 1)]
-            session.execute(
-                update(outbox)
-                .where(outbox.c.id == bindparam("row_id"))
-                .values(sequence=bindparam("seq")),
-                numbering,
-            )
-            session.execute(
-                update(counter)
-                .where(counter.c.producer == self.producer)
-                .values(last_sequence=last + len(ids))
-            )
-            return len(ids)
+        return len(ids)
 
-    def publish_pending(self) -> int:
+    def _numbered_unsent(self) -> list[Any]:
         outbox = self._tables.outbox
         with self._session_factory() as session:
-            rows = session.execute(
-                select(outbox)
-                .where(outbox.c.published_at.is_(None), outbox.c.sequence.is_not(None))
-                .order_by(outbox.c.sequence)
-                .limit(self._batch_size)
-            ).all()
+            return list(
+                session.execute(
+                    select(outbox)
+                    .where(outbox.c.published_at.is_(None), outbox.c.sequence.is_not(None))
+                    .order_by(outbox.c.sequence)
+                    .limit(self._batch_size)
+                ).all()
+            )
+
+    def _publish_rows(self, rows: list[Any]) -> int:
         publish_batch = getattr(self._publish, "publish_batch", None)
         if publish_batch is not None:
             confirmed, error = publish_batch([envelope_from_row(row) for row in rows])
@@ -376,13 +403,18 @@ class OutboxRelay:
         return len(published)
 
     def _mark_published(self, row_ids: list[int]) -> None:
+        """Mark the confirmed events sent and, in the same transaction, number the next
+        batch (one commit per batch while events keep coming, not two)."""
         if not row_ids:
             return
         outbox = self._tables.outbox
         with self._session_factory() as session, session.begin():
+            self._take_write_lock(session)
             session.execute(
                 update(outbox).where(outbox.c.id.in_(row_ids)).values(published_at=utc_now())
             )
+            numbered = self._number_next_batch(session)
+        self._numbered_ahead = numbered
 
 
 def envelope_from_row(row: Any) -> Envelope:

@@ -6,6 +6,8 @@ recipient) constraint backs that up. Sending is three steps, never holding a
 transaction open across network I/O: claim the delivery (one short unit of
 work), send it, record the outcome (another). A claim is a lease: if the
 process dies mid-send, the delivery becomes due again when the lease lapses.
+Deliveries sent together are claimed together and recorded together
+(:func:`send_all`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,9 +46,33 @@ UnitOfWorkFactory = Callable[[], UnitOfWork]
 
 @dataclass(frozen=True)
 class SendingPolicy:
+    """``group_size``: how many deliveries :func:`send_all` claims in one unit of work
+    (and records in the next); a crash resends at most that many."""
+
     retry: domain.RetryPolicy
     claim_seconds: float
     batch_size: int = 50
+    group_size: int = 10
+
+    @property
+    def renew_after(self) -> float:
+        """Seconds into a group's lease after which its unsent claims are renewed before
+        the next send, so each send starts with (nearly) a whole lease ahead of it."""
+        return min(1.0, self.claim_seconds / 10)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    outgoing: Outgoing
+    attempt: int
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    delivery_id: str
+    attempt: int
+    error: str | None  # None: it went out
+    at: datetime
 
 
 # -- planning -------------------------------------------------------------------
@@ -235,9 +262,20 @@ def _deliver(channels: Channels, outgoing: Outgoing) -> str | None:
 def _record(
     uow: UnitOfWork, delivery_id: str, attempt: int, error: str | None, policy: SendingPolicy
 ) -> str | None:
-    if error is None:
-        return record_sent(uow, delivery_id, attempt, utc_now())
-    return record_failure(uow, delivery_id, attempt, error, policy.retry, utc_now())
+    return _record_outcome(uow, SendOutcome(delivery_id, attempt, error, utc_now()), policy)
+
+
+def _record_outcome(uow: UnitOfWork, outcome: SendOutcome, policy: SendingPolicy) -> str | None:
+    if outcome.error is None:
+        return record_sent(uow, outcome.delivery_id, outcome.attempt, outcome.at)
+    return record_failure(
+        uow, outcome.delivery_id, outcome.attempt, outcome.error, policy.retry, outcome.at
+    )
+
+
+def record_all(uow: UnitOfWork, outcomes: list[SendOutcome], policy: SendingPolicy) -> int:
+    """Record the outcomes of a group's sends; returns how many were still ours."""
+    return sum(_record_outcome(uow, outcome, policy) is not None for outcome in outcomes)
 
 
 def claim(
@@ -352,28 +390,90 @@ def due_ids(uow: UnitOfWork, now: datetime, limit: int) -> list[str]:
 
 
 def send_all(
-    new_uow: UnitOfWorkFactory, channels: Channels, policy: SendingPolicy, ids: list[str]
+    new_uow: UnitOfWorkFactory,
+    channels: Channels,
+    policy: SendingPolicy,
+    ids: list[str],
+    clock: Callable[[], float] = time.monotonic,
 ) -> int:
-    """Claim, send and record each delivery in turn, like :func:`send` in a loop, but
-    the record of one and the claim of the next share a unit of work: N + 1 commits
-    instead of 2N. Each delivery is still claimed just before its send and recorded
-    just after it, so a crash resends at most the one in flight."""
+    """Claim, send and record the deliveries, a group at a time: one unit of work
+    claims up to ``policy.group_size`` of them, they are sent with no transaction
+    open, and the next unit of work records their outcomes and claims the next group
+    (groups + 1 commits for N deliveries, not 2N). A crash resends at most the group
+    on the wire, once its claims lapse. A slow group renews the claims of its unsent
+    deliveries (recording what went out so far) once ``policy.renew_after`` of the
+    lease has passed, so no send starts on a lease about to lapse."""
     remaining = list(ids)
+    outcomes: list[SendOutcome] = []
     recorded = 0
-    in_flight: tuple[str, int, str | None] | None = None
-    while remaining or in_flight:
-        claimed = None
+    while remaining or outcomes:
+        leased_at = clock()
         with new_uow() as uow:
-            if in_flight is not None:
-                recorded += _record(uow, *in_flight, policy) is not None
-                in_flight = None
-            while remaining and claimed is None:
-                claimed = claim(uow, remaining.pop(0), utc_now(), policy.claim_seconds)
-        if claimed is None:
-            continue
-        outgoing, attempt = claimed
-        in_flight = (outgoing.delivery_id, attempt, _deliver(channels, outgoing))
+            recorded += record_all(uow, outcomes, policy)
+            group = claim_group(uow, remaining, utc_now(), policy)
+        sent_before, outcomes = _send_group(new_uow, channels, policy, group, leased_at, clock)
+        recorded += sent_before
     return recorded
+
+
+def claim_group(
+    uow: UnitOfWork, remaining: list[str], now: datetime, policy: SendingPolicy
+) -> list[Claimed]:
+    """Claim up to a group's worth of ``remaining`` (taken off it in order); the ones
+    another sender has, or that are no longer due, are skipped."""
+    group: list[Claimed] = []
+    while remaining and len(group) < policy.group_size:
+        claimed = claim(uow, remaining.pop(0), now, policy.claim_seconds)
+        if claimed is not None:
+            group.append(Claimed(*claimed))
+    return group
+
+
+def _send_group(
+    new_uow: UnitOfWorkFactory,
+    channels: Channels,
+    policy: SendingPolicy,
+    group: list[Claimed],
+    leased_at: float,
+    clock: Callable[[], float],
+) -> tuple[int, list[SendOutcome]]:
+    """Send a claimed group; returns how many outcomes a renewal recorded on the way,
+    and the outcomes still to record."""
+    recorded = 0
+    outcomes: list[SendOutcome] = []
+    unsent = list(group)
+    renewed = False  # at most one renewal per send, however short the lease
+    while unsent:
+        if not renewed and clock() - leased_at > policy.renew_after:
+            leased_at, renewed = clock(), True
+            with new_uow() as uow:
+                recorded += record_all(uow, outcomes, policy)
+                unsent = renew_claims(uow, unsent, utc_now(), policy.claim_seconds)
+            outcomes = []
+            continue
+        renewed = False
+        claimed = unsent.pop(0)
+        delivery_id, error = claimed.outgoing.delivery_id, _deliver(channels, claimed.outgoing)
+        outcomes.append(SendOutcome(delivery_id, claimed.attempt, error, utc_now()))
+    return recorded, outcomes
+
+
+def renew_claims(
+    uow: UnitOfWork, claims: list[Claimed], now: datetime, claim_seconds: float
+) -> list[Claimed]:
+    """Extend the leases of claims still held; returns those (a lapsed one that another
+    sender took since is theirs now)."""
+    kept = []
+    for claimed in claims:
+        result = uow.session.execute(
+            update(Delivery)
+            .where(_still_claimed(claimed.outgoing.delivery_id, claimed.attempt))
+            .values(next_attempt_at=now + timedelta(seconds=claim_seconds))
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount == 1:
+            kept.append(claimed)
+    return kept
 
 
 def send_due(
