@@ -20,9 +20,9 @@ def pragmas(tmp_path, name: str) -> tuple[str, int]:
     return journal, synchronous
 
 
-def test_sqlite_defaults_to_wal_with_normal_sync(tmp_path, monkeypatch):
+def test_sqlite_defaults_to_wal_with_a_full_sync(tmp_path, monkeypatch):
     monkeypatch.delenv(SQLITE_SYNCHRONOUS_ENV, raising=False)
-    assert pragmas(tmp_path, "default.db") == ("wal", LEVELS["NORMAL"])
+    assert pragmas(tmp_path, "default.db") == ("wal", LEVELS["FULL"])
 
 
 @pytest.mark.parametrize("level", ["full", "EXTRA", "normal"])

@@ -24,8 +24,8 @@ from wpis_common.tables import MessagingTables
 log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
-# ADR-013: in WAL mode NORMAL survives any process crash and fsyncs at checkpoints;
-# FULL also fsyncs every commit (power-loss durability), at ten times the cost.
+# ADR-013: FULL fsyncs every commit (survives a power loss); NORMAL, in WAL mode,
+# survives any process crash and fsyncs at checkpoints only. FULL unless told.
 SQLITE_SYNCHRONOUS_ENV = "WPIS_SQLITE_SYNCHRONOUS"
 SQLITE_SYNCHRONOUS_LEVELS = ("NORMAL", "FULL", "EXTRA")
 
@@ -56,8 +56,8 @@ def _make_psycopg_cooperative() -> None:
 
 
 def sqlite_synchronous() -> str:
-    """The ``PRAGMA synchronous`` level for SQLite: NORMAL unless the environment says."""
-    level = os.environ.get(SQLITE_SYNCHRONOUS_ENV, "").strip().upper() or "NORMAL"
+    """The ``PRAGMA synchronous`` level for SQLite: FULL unless the environment says."""
+    level = os.environ.get(SQLITE_SYNCHRONOUS_ENV, "").strip().upper() or "FULL"
     if level not in SQLITE_SYNCHRONOUS_LEVELS:
         raise RuntimeError(
             f"{SQLITE_SYNCHRONOUS_ENV}={level!r}: use one of {', '.join(SQLITE_SYNCHRONOUS_LEVELS)}"
