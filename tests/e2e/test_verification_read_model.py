@@ -5,6 +5,8 @@ no longer reach the register; bad input gets a 422 naming the field."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -143,3 +145,30 @@ def test_the_second_factor_unknown_numbers_and_bad_input(suite: Suite):
     assert (never_issued["result"], never_issued["message"]) == ("unknown", "no permit matches")
     mistyped = public(suite, number[:-1] + ("A" if number[-1] != "A" else "B")).json()
     assert (mistyped["result"], mistyped["reason"]) == ("unknown", "malformed_number")
+
+
+def test_a_gateway_added_later_fills_its_read_model_from_the_register_log(suite: Suite):
+    number = issue_permit(suite, date.today())
+    assert act_on_permit(suite, number, "suspend", {"reason": "inquiry"}).status_code == 200
+    wait_for(lambda: public(suite, number).json()["reason"] == "suspended", timeout=10,
+             interval=0.1, what="the suspension")  # fmt: skip
+    url = suite.database_urls["gateway"]
+    entries = table("verification_entries", column("number"), column("status"))
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:  # a gateway database that starts empty
+            connection.execute(entries.delete())
+
+        rebuilt = subprocess.run(
+            [sys.executable, "-m", "gateway.admin_cli", "--database-url", url,
+             "rebuild-verification", "--amqp-uri", suite.amqp_uri],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert rebuilt.returncode == 0, rebuilt.stderr
+        assert "permit events applied" in rebuilt.stdout
+        with engine.connect() as connection:
+            held = dict(connection.execute(select(entries.c.number, entries.c.status)).all())
+    finally:
+        engine.dispose()
+    assert held[number] == "suspended"
+    assert len(held) >= 4  # every permit this module issued

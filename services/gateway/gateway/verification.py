@@ -34,6 +34,7 @@ import eventlet
 from marshmallow import EXCLUDE, Schema, ValidationError, fields
 from nameko.extensions import DependencyProvider
 from sqlalchemy import Engine, bindparam, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.models import VerificationCheck, VerificationEntry
@@ -172,6 +173,34 @@ def _issue(session: Session, issued: dict[str, Any], sequence: int) -> None:
     entry.job_title = issued["job"]["title"]
     entry.holder_birth_date = issued["holder"]["date_of_birth"]
     entry.sequence = sequence
+
+
+def catch_up(
+    engine: Engine, fetch: Callable[[int, int], list[dict[str, Any]]], page_size: int = 500
+) -> int:
+    """Apply the permits service's event log from its first event: for a gateway
+    added to a register that already holds permits. ``fetch(after, limit)`` is the
+    ``events_after`` RPC. Safe beside the live consumer: the sequence guard skips
+    what is applied; a page that races it to a row is applied again."""
+    after, applied = 0, 0
+    while page := fetch(after, page_size):
+        applied += _apply_page(engine, [Envelope.parse(message) for message in page])
+        after = page[-1]["sequence"]
+    return applied
+
+
+def _apply_page(engine: Engine, events: list[Envelope], attempts: int = 3) -> int:
+    feed = [event for event in events if event.event_type in FEED_EVENTS]
+    for attempt in range(1, attempts + 1):
+        try:
+            with Session(engine) as session, session.begin():
+                for event in feed:
+                    apply_event(session, event)
+            return len(feed)
+        except IntegrityError:  # the live consumer inserted a row of this page first
+            if attempt == attempts:
+                raise
+    return 0
 
 
 # -- answering a check ---------------------------------------------------------------

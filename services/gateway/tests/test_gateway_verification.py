@@ -3,6 +3,7 @@ answers out, with the register's rules."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, timedelta
 
 import pytest
@@ -29,7 +30,7 @@ def engine(tmp_path):
 
 def event(event_type: str, sequence: int, **data) -> Envelope:
     return Envelope(
-        event_id=f"e-{sequence}",
+        event_id=str(uuid.UUID(int=sequence)),
         event_type=event_type,
         schema_version=1,
         producer="permits",
@@ -175,3 +176,22 @@ def test_today_follows_the_authority_clock():
 
     later = verification.authority_today(10, ZoneInfo("Asia/Yerevan"))
     assert later - verification.authority_today(0, ZoneInfo("Asia/Yerevan")) == timedelta(days=10)
+
+
+def test_catch_up_applies_the_whole_log_and_is_idempotent_beside_live_events(engine):
+    log = [
+        event("permit_issued", 1, **ISSUED),
+        event("application_noise", 2),  # not a feed event: skipped
+        event("permit_suspended", 3, reason="r", by="o"),
+    ]
+    messages = [each.to_message() for each in log]
+
+    def fetch(after: int, limit: int) -> list[dict]:
+        return [m for m in messages if m["sequence"] > after][:limit]
+
+    apply(engine, log[0])  # the live consumer got the issue first
+    assert verification.catch_up(engine, fetch, page_size=2) == 2
+    assert check(engine)["reason"] == "suspended"
+    assert verification.catch_up(engine, fetch) == 2  # again: nothing changes
+    with Session(engine) as session:
+        assert session.get(VerificationEntry, NUMBER).sequence == 3
