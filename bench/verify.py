@@ -337,6 +337,7 @@ def run_public(
     clients: int,
     revocations: int,
     unknown_locally: bool = False,
+    gateways: int = 1,
 ) -> dict[str, float]:
     """Start the suite (rate limit lifted), load ``permits`` and measure the public path."""
     os.environ["WPIS_TEST_DB"] = backend
@@ -351,8 +352,13 @@ def run_public(
         tempfile.TemporaryDirectory() as scratch,
         running_suite(Path(scratch), extra_env=unlimited) as suite,
     ):
+        for _ in range(gateways - 1):  # SO_REUSEPORT: the kernel spreads connections
+            suite.start_instance("gateway")
         figures = measure_public(suite, permits, lookups, clients, revocations)
-    print(public_line(backend, clients, lookups, figures), f"unknown_locally={unknown_locally}")
+    print(
+        public_line(backend, clients, lookups, figures),
+        f"unknown_locally={unknown_locally} gateways={gateways}",
+    )
     return figures
 
 
@@ -468,6 +474,9 @@ def main() -> int:
         action="store_true",
         help="the gateway answers numbers its read model lacks itself (VERIFY_UNKNOWN_LOCALLY)",
     )
+    parser.add_argument(
+        "--gateways", type=int, default=1, help="gateway processes sharing the port (--http)"
+    )
     parser.add_argument("--revocations", type=int, default=20, help="revocations timed (--http)")
     parser.add_argument("--smoke", action="store_true", help="tiny run (CI), SQLite only")
     args = parser.parse_args()
@@ -484,6 +493,7 @@ def main() -> int:
                 args.clients,
                 args.revocations,
                 args.unknown_locally,
+                args.gateways,
             )
         if not args.http:
             run_backend(backend, args.permits, args.lookups, args.issues)
