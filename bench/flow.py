@@ -77,6 +77,7 @@ class Run:
     wall_seconds: float = 0.0
     cpu_per_flow: dict[str, float] = field(default_factory=dict)
     peak_rss_mib: dict[str, float] = field(default_factory=dict)
+    end_rss_mib: dict[str, float] = field(default_factory=dict)  # after the run: steady state
     polls: int = 0
     errors: dict[str, int] = field(default_factory=dict)
 
@@ -262,6 +263,7 @@ def drive(
         after = sample_process(pid)
         run.cpu_per_flow[name] = (after.cpu_seconds - before[name].cpu_seconds) / n
         run.peak_rss_mib[name] = after.peak_rss_mib
+        run.end_rss_mib[name] = after.rss_mib
     return run
 
 
@@ -280,7 +282,8 @@ def report(run: Run) -> None:
     print(f"  CPU per flow: {total_cpu * 1000:.1f} ms in all")
     for name in sorted(run.cpu_per_flow):
         print(f"    {name:<18} cpu/flow={run.cpu_per_flow[name] * 1000:6.1f} ms  "
-              f"peak_rss={run.peak_rss_mib[name]:6.1f} MiB")  # fmt: skip
+              f"peak_rss={run.peak_rss_mib[name]:6.1f} MiB  "
+              f"rss_after={run.end_rss_mib[name]:6.1f} MiB")  # fmt: skip
 
 
 def measure_wpis(args: argparse.Namespace) -> Run:

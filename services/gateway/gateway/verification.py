@@ -23,6 +23,7 @@ register's own, shared in :mod:`wpis_common.permit_rules`.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -253,14 +254,44 @@ def answer(
     (ask the register) or, with ``unknown_locally``, "unknown"."""
     if not rules.is_well_formed_number(check.number):
         return rules.malformed_answer(check.number)
-    with engine.connect() as connection:
-        row = connection.execute(_LOOKUP, {"number": check.number}).first()
+    row = _lookup(engine, check.number)
     if row is None:
         return rules.judge(check.number, None, today) if unknown_locally else None
-    *standing, birth_date = row
-    if check.date_of_birth is not None and check.date_of_birth != birth_date:
+    number, status, valid_from, valid_until, ends_on, employer, job_title, birth_date = row
+    if check.date_of_birth is not None and check.date_of_birth != _as_date(birth_date):
         return rules.judge(check.number, None, today)  # the same answer as an unknown number
-    return rules.judge(check.number, rules.Standing(*standing), today)
+    standing = rules.Standing(
+        number, status, _as_date(valid_from), _as_date(valid_until), _as_date(ends_on),
+        employer, job_title,
+    )  # fmt: skip
+    return rules.judge(check.number, standing, today)
+
+
+def _lookup(engine: Engine, number: str) -> tuple | None:
+    """One row by primary key on a pooled DBAPI connection: the statement is compiled
+    once per engine, and SQLAlchemy's per-execution work (a quarter of a check's CPU
+    in the profile) is skipped. Dates come back as ISO text on SQLite."""
+    sql, positions = _compiled_lookup(engine)
+    parameters: Any = (number,) if positions else {"number": number}
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute(sql, parameters)
+        row = cursor.fetchone()
+        cursor.close()
+    finally:
+        raw.close()
+    return tuple(row) if row is not None else None
+
+
+@functools.cache
+def _compiled_lookup(engine: Engine) -> tuple[str, bool]:
+    compiled = _LOOKUP.compile(dialect=engine.dialect)
+    return str(compiled), bool(compiled.positional)
+
+
+def _as_date(value: date | str | None) -> date | None:
+    return date.fromisoformat(value) if isinstance(value, str) else value
 
 
 def authority_today(offset_days: int, timezone: ZoneInfo) -> date:
