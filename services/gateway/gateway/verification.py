@@ -66,31 +66,26 @@ class NotYetIssued(Exception):
 # -- the events, as far as the read model reads them -------------------------------
 
 
-class _Named(Schema):
+class _Reads(Schema):
+    """Reads the fields it names and ignores the rest of the event."""
+
     class Meta:
         unknown = EXCLUDE
 
+
+class _Named(_Reads):
     name = fields.String(required=True)
 
 
-class _Job(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
+class _Job(_Reads):
     title = fields.String(load_default=None)
 
 
-class _Holder(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
+class _Holder(_Reads):
     date_of_birth = fields.Date(required=True)
 
 
-class IssuedSchema(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
+class IssuedSchema(_Reads):
     permit_number = fields.String(required=True)
     status = fields.String(required=True)
     valid_from = fields.Date(required=True)
@@ -100,11 +95,8 @@ class IssuedSchema(Schema):
     holder = fields.Nested(_Holder, required=True)
 
 
-class ChangeSchema(Schema):
+class ChangeSchema(_Reads):
     """Every lifecycle event names its permit; the rest depends on the type."""
-
-    class Meta:
-        unknown = EXCLUDE
 
     permit_number = fields.String(required=True)
     valid_from = fields.Date()
