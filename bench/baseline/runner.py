@@ -78,7 +78,7 @@ def running_baseline(base_dir: Path) -> Iterator[Chain]:
             command = [nameko, "run", "--config", str(HERE / "config.yaml"), target]
             chain.processes[name] = _spawn(command, env, base_dir / f"{name}.log")
         # generous: on a busy shared machine seven processes take long to import and connect
-        wait_for(lambda: _ready(chain, admin, vhost), timeout=180, what="the baseline chain")
+        wait_for(lambda: _ready(chain, admin, vhost), timeout=300, what="the baseline chain")
         yield chain
 
 

@@ -352,7 +352,7 @@ def assert_exactly_once_everywhere(suite: Suite, ids: list[str], agency: Agency)
             return sent - applied
 
         wait_for(
-            lambda missing=missing: not missing(), timeout=120, interval=1, what=sub.queue_name
+            lambda missing=missing: not missing(), timeout=240, interval=1, what=sub.queue_name
         )
 
     # Nothing parked.
