@@ -19,6 +19,14 @@ def setting(key: str, default: Any = None) -> Any:
     return config.get(key, default)
 
 
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+
+
+def flag_setting(key: str, default: bool = False) -> bool:
+    """A yes/no setting: 1, true, yes or on (any case) is yes."""
+    return str(setting(key, default)).strip().lower() in TRUE_WORDS
+
+
 def required_setting(key: str) -> Any:
     value = config.get(key)
     if value in (None, ""):

@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session
 
 from gateway.models import VerificationCheck, VerificationEntry
 from wpis_common import permit_rules as rules
-from wpis_common.config import required_setting, setting
+from wpis_common.config import flag_setting, required_setting, setting
 from wpis_common.db import create_db_engine
 from wpis_common.envelope import Envelope, utc_now
 from wpis_common.errors import InvalidInput
@@ -301,8 +301,8 @@ class CheckLog(DependencyProvider):
 
     def setup(self) -> None:
         self.engine = create_db_engine(required_setting("DATABASE_URL"), pool_size=10)
-        self.require_birth_date = _flag(setting("VERIFY_REQUIRE_DATE_OF_BIRTH", False))
-        self.unknown_locally = _flag(setting("VERIFY_UNKNOWN_LOCALLY", False))
+        self.require_birth_date = flag_setting("VERIFY_REQUIRE_DATE_OF_BIRTH")
+        self.unknown_locally = flag_setting("VERIFY_UNKNOWN_LOCALLY")
         self.interval = float(setting("VERIFY_LOG_FLUSH_INTERVAL", 0.5))
         self.timezone = ZoneInfo(str(setting("AUTHORITY_TIMEZONE", "Asia/Yerevan")))
         self.offset_days = int(setting("CLOCK_OFFSET_DAYS", 0))
@@ -364,7 +364,3 @@ class CheckLog(DependencyProvider):
         while self.running:
             eventlet.sleep(self.interval)
             self.flush()
-
-
-def _flag(value: Any) -> bool:
-    return str(value).strip().lower() in {"1", "true", "yes", "on"}

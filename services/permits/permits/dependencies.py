@@ -15,12 +15,8 @@ from permits import domain
 from permits.credential import DEFAULT_KEY_PATH, load_or_create_key, public_pem
 from permits.document import DocumentSettings
 from permits.verification import VerificationPolicy
-from wpis_common.config import setting
+from wpis_common.config import flag_setting, setting
 from wpis_common.signing import key_id
-
-
-def _flag(value: Any) -> bool:
-    return str(value).strip().lower() in {"1", "true", "yes", "on"}
 
 
 class Clock(DependencyProvider):
@@ -54,14 +50,14 @@ class Credentials(DependencyProvider):
     def setup(self) -> None:
         self.signing_key = load_or_create_key(
             str(setting("CREDENTIAL_SIGNING_KEY", DEFAULT_KEY_PATH)),
-            create=_flag(setting("CREDENTIAL_KEY_AUTOCREATE", True)),
+            create=flag_setting("CREDENTIAL_KEY_AUTOCREATE", True),
         )
         self.document = DocumentSettings(
             authority=str(setting("AUTHORITY_NAME", DocumentSettings.authority)),
             verify_base_url=str(setting("VERIFY_BASE_URL", DocumentSettings.verify_base_url)),
         )
         self.verification = VerificationPolicy(
-            require_date_of_birth=_flag(setting("VERIFY_REQUIRE_DATE_OF_BIRTH", False))
+            require_date_of_birth=flag_setting("VERIFY_REQUIRE_DATE_OF_BIRTH", False)
         )
 
     def public_key_info(self) -> dict[str, str]:

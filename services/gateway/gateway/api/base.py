@@ -17,12 +17,11 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
 from gateway import domain
-from wpis_common.config import setting
+from wpis_common.config import flag_setting, setting
 
 log = logging.getLogger(__name__)
 API = "/api/v1"
 FORM_TYPES = frozenset({"multipart/form-data", "application/x-www-form-urlencoded"})
-TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
@@ -93,7 +92,7 @@ class GatewayWebServer(WebServer):
         8 % of the public check's CPU, and the audit trail (every state change) and
         the log of checks (every public check) already record what matters."""
         server = super().get_wsgi_server(sock, wsgi_app, protocol, debug)
-        server.log_output = str(setting("ACCESS_LOG", False)).strip().lower() in TRUE_WORDS
+        server.log_output = flag_setting("ACCESS_LOG")
         return server
 
 
