@@ -60,8 +60,13 @@ def verify_directly(providers: dict[str, Any], request: Request, number: str) ->
     request.environ[RATE_CHECKED] = True
     if limited := rate_limited(providers["verify_limit"].buckets, request):
         return limited
+    return from_read_model(providers["verification"], number, _verify_options(request))
+
+
+def from_read_model(checks: Any, number: str, options: dict[str, Any]) -> Response | None:
+    """The read model's answer (or a 422 naming the field); None when it lacks the number."""
     try:
-        answer = providers["verification"].check(number, _verify_options(request))
+        answer = checks.check(number, options)
     except InvalidInput as error:
         return invalid(error.details["errors"])
     return None if answer is None else json_response(200, answer)
@@ -152,13 +157,10 @@ class RegistersApi(ApiBase):
 
     def _check(self, number: str, options: dict[str, Any]) -> Response:
         """From the read model (ADR-014); a number it does not hold, from the register."""
-        try:
-            answer = self.verification.check(number, options)
-        except InvalidInput as error:
-            return invalid(error.details["errors"])
-        if answer is None:
-            return self.call(lambda: self.permits.verify(number, options))
-        return json_response(200, answer)
+        answered = from_read_model(self.verification, number, options)
+        if answered is not None:
+            return answered
+        return self.call(lambda: self.permits.verify(number, options))
 
     def _rate_limited(self, request: Request) -> Response | None:
         return rate_limited(self.verify_limit, request)
